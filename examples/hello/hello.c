@@ -1,0 +1,38 @@
+/* hello - the smallest module: printf from inside a micro-VM. */
+#include <hyperpool/guest.h>
+#include <stdio.h>
+
+/* hello([name]) -> "hello, NAME"; also prints a greeting to stdout. */
+static int hello(const hp_args *args, hp_out *out)
+{
+	const char *name = "world";
+	size_t len = 5;
+	if (hp_args_expect(args, out, "?s") < 0)
+		return -1;
+	if (args->count == 1)
+		hp_arg_str(args, 0, &name, &len);
+	printf("Hello from a KVM micro-VM, %.*s!\n", (int)len, name);
+	char buf[160];
+	int n = snprintf(buf, sizeof(buf), "hello, %.*s", (int)(len > 128 ? 128 : len), name);
+	return hp_ret_str(out, buf, (size_t)n);
+}
+
+/* count(n) -> n; prints lines 1..n to stdout, odd ones to stderr, to show ordering. */
+static int count(const hp_args *args, hp_out *out)
+{
+	int64_t n;
+	if (hp_args_expect(args, out, "i") < 0)
+		return -1;
+	hp_arg_i64(args, 0, &n);
+	if (n < 0 || n > 100000)
+		return hp_error(out, "count: n must be in 0..100000");
+	for (int64_t i = 1; i <= n; i++)
+		fprintf(i % 2 ? stderr : stdout, "line %lld\n", (long long)i);
+	return hp_ret_i64(out, n);
+}
+
+HP_MODULE_INIT()
+{
+	hp_register("hello", hello);
+	hp_register("count", count);
+}

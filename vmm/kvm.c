@@ -1,0 +1,73 @@
+/* kvm.c - the /dev/kvm handle: API version and the capabilities libhpvmm relies on. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "vm_internal.h"
+
+static const struct {
+	int cap;
+	const char *name;
+} required_caps[] = {
+	{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
+	{ KVM_CAP_SYNC_REGS, "KVM_CAP_SYNC_REGS" },
+	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
+};
+
+static int check_caps(int fd, struct hp_error *err)
+{
+	for (size_t i = 0; i < sizeof(required_caps) / sizeof(required_caps[0]); i++) {
+		int r = ioctl(fd, KVM_CHECK_EXTENSION, required_caps[i].cap);
+		if (r <= 0)
+			return hp_fail(err, HP_E_KVM, "/dev/kvm lacks %s, which hyperpool needs",
+				       required_caps[i].name);
+	}
+	return 0;
+}
+
+int hp_kvm_open(struct hp_kvm **out, struct hp_error *err)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return hp_fail_errno(err, HP_E_KVM, "cannot open /dev/kvm");
+	int version = ioctl(fd, KVM_GET_API_VERSION, 0);
+	if (version != KVM_API_VERSION) {
+		close(fd);
+		return hp_fail(err, HP_E_KVM, "KVM API version is %d, expected %d", version,
+			       KVM_API_VERSION);
+	}
+	if (check_caps(fd, err)) {
+		close(fd);
+		return -1;
+	}
+	int size = ioctl(fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (size < (int)sizeof(struct kvm_run)) {
+		close(fd);
+		return hp_fail_errno(err, HP_E_KVM, "KVM_GET_VCPU_MMAP_SIZE");
+	}
+	struct hp_kvm *kvm = calloc(1, sizeof(*kvm));
+	if (!kvm) {
+		close(fd);
+		return hp_fail(err, HP_E_NO_MEMORY, "out of memory");
+	}
+	kvm->fd = fd;
+	kvm->run_mmap_size = (size_t)size;
+	if (hp_arch_kvm_init(kvm, err)) {
+		close(fd);
+		free(kvm);
+		return -1;
+	}
+	*out = kvm;
+	return 0;
+}
+
+void hp_kvm_close(struct hp_kvm *kvm)
+{
+	if (!kvm)
+		return;
+	hp_arch_kvm_fini(kvm);
+	close(kvm->fd);
+	free(kvm);
+}

@@ -1,0 +1,133 @@
+/* module.c - a guest module: its validated ELF, the layout of its guest memory. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vm_internal.h"
+
+#define HP_MODULE_FILE_MAX (64u << 20)
+
+static int read_file(const char *path, uint8_t **data, size_t *size, struct hp_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return hp_fail_errno(err, HP_E_INVALID, "cannot open module '%s'", path);
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return hp_fail_errno(err, HP_E_SYSTEM, "cannot stat '%s'", path);
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size <= 0 || (uint64_t)st.st_size > HP_MODULE_FILE_MAX) {
+		close(fd);
+		return hp_fail(err, HP_E_BAD_ELF, "module '%s' is not a regular file of 1 byte to %u MiB",
+			       path, HP_MODULE_FILE_MAX >> 20);
+	}
+	size_t n = (size_t)st.st_size, got = 0;
+	uint8_t *buf = malloc(n);
+	if (!buf) {
+		close(fd);
+		return hp_fail(err, HP_E_NO_MEMORY, "out of memory reading '%s'", path);
+	}
+	while (got < n) {
+		ssize_t r = read(fd, buf + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			hp_fail_errno(err, HP_E_SYSTEM, "cannot read '%s'", path);
+			free(buf);
+			close(fd);
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	close(fd);
+	*data = buf;
+	*size = n;
+	return 0;
+}
+
+static int module_init(struct hp_module *mod, const struct hp_module_config *cfg,
+		       struct hp_error *err)
+{
+	static const struct hp_module_config defaults;
+	const uint8_t *core;
+	size_t core_size;
+	hp_arch_core_image(&core, &core_size);
+	struct hp_elf_rules rules = { .machine = hp_arch_elf_machine(),
+				      .region_start = HP_GPA_IMAGE,
+				      .region_end = HP_GPA_IMAGE + HP_IMAGE_MAX };
+	if (hp_elf_parse(mod->file, mod->file_size, &rules, &mod->img, err)) {
+		char msg[HP_ERROR_MSG_MAX];
+		memcpy(msg, err->message, sizeof(msg));
+		return hp_fail(err, HP_E_BAD_ELF, "%s: %.400s", mod->name, msg);
+	}
+	if (hp_layout_compute(cfg ? cfg : &defaults, core_size, &mod->img, &mod->layout, err))
+		return -1;
+	mod->nregions = hp_layout_regions(&mod->layout, &mod->img, mod->regions);
+	return 0;
+}
+
+static int module_new(struct hp_kvm *kvm, const char *name, uint8_t *file, size_t size,
+		      const struct hp_module_config *cfg, struct hp_module **out,
+		      struct hp_error *err)
+{
+	struct hp_module *mod = calloc(1, sizeof(*mod));
+	char *copy = strdup(name);
+	if (!mod || !copy) {
+		free(mod);
+		free(copy);
+		free(file);
+		return hp_fail(err, HP_E_NO_MEMORY, "out of memory");
+	}
+	mod->kvm = kvm;
+	mod->name = copy;
+	mod->file = file;
+	mod->file_size = size;
+	if (module_init(mod, cfg, err)) {
+		hp_module_close(mod);
+		return -1;
+	}
+	*out = mod;
+	return 0;
+}
+
+int hp_module_open(struct hp_kvm *kvm, const char *path, const struct hp_module_config *cfg,
+		   struct hp_module **out, struct hp_error *err)
+{
+	uint8_t *file = NULL;
+	size_t size = 0;
+	if (read_file(path, &file, &size, err))
+		return -1;
+	return module_new(kvm, path, file, size, cfg, out, err);
+}
+
+int hp_module_open_mem(struct hp_kvm *kvm, const char *name, const void *elf, size_t size,
+		       const struct hp_module_config *cfg, struct hp_module **out,
+		       struct hp_error *err)
+{
+	if (size == 0 || size > HP_MODULE_FILE_MAX)
+		return hp_fail(err, HP_E_BAD_ELF, "%s: module size %zu is outside 1 byte to %u MiB",
+			       name, size, HP_MODULE_FILE_MAX >> 20);
+	uint8_t *file = malloc(size);
+	if (!file)
+		return hp_fail(err, HP_E_NO_MEMORY, "out of memory");
+	memcpy(file, elf, size);
+	return module_new(kvm, name, file, size, cfg, out, err);
+}
+
+void hp_module_close(struct hp_module *mod)
+{
+	if (!mod)
+		return;
+	free(mod->file);
+	free(mod->name);
+	free(mod);
+}
+
+const struct hp_layout *hp_module_layout(const struct hp_module *mod)
+{
+	return &mod->layout;
+}

@@ -1,0 +1,317 @@
+/* vm.c - one micro-VM: guest memory, the vCPU, the run loop that serves hypercalls, calls.
+ *
+ * Everything the guest leaves in the call block is read once into a local and validated
+ * before use: the guest is hostile, and with one vCPU stopped in KVM_RUN's exit it cannot
+ * change the bytes while we look at them, but it can lie about every one of them. */
+#include <errno.h>
+#include <fcntl.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vm_internal.h"
+
+static int create_memory(struct hp_vm *vm, struct hp_error *err)
+{
+	vm->mem_fd = memfd_create("hyperpool-guest", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (vm->mem_fd < 0)
+		return hp_fail_errno(err, HP_E_SYSTEM, "memfd_create");
+	if (ftruncate(vm->mem_fd, (off_t)vm->mem_size) < 0)
+		return hp_fail_errno(err, HP_E_SYSTEM, "ftruncate guest memory to %llu bytes",
+				     (unsigned long long)vm->mem_size);
+	void *p = mmap(NULL, vm->mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, vm->mem_fd, 0);
+	if (p == MAP_FAILED)
+		return hp_fail_errno(err, HP_E_SYSTEM, "mmap guest memory");
+	vm->mem = p;
+	vm->cb = (volatile struct hp_call_block *)(void *)(vm->mem + HP_GPA_CONTROL);
+	return 0;
+}
+
+static int create_kvm_vm(struct hp_vm *vm, struct hp_error *err)
+{
+	vm->vm_fd = ioctl(vm->kvm->fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0)
+		return hp_fail_errno(err, HP_E_KVM, "KVM_CREATE_VM");
+	struct kvm_userspace_memory_region slot = {
+		.slot = 0,
+		.guest_phys_addr = 0,
+		.memory_size = vm->mem_size,
+		.userspace_addr = (uint64_t)(uintptr_t)vm->mem,
+	};
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
+		return hp_fail_errno(err, HP_E_KVM, "KVM_SET_USER_MEMORY_REGION");
+	vm->vcpu_fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, 0);
+	if (vm->vcpu_fd < 0)
+		return hp_fail_errno(err, HP_E_KVM, "KVM_CREATE_VCPU");
+	void *run = mmap(NULL, vm->kvm->run_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 vm->vcpu_fd, 0);
+	if (run == MAP_FAILED)
+		return hp_fail_errno(err, HP_E_KVM, "mmap kvm_run");
+	vm->run = run;
+	return 0;
+}
+
+static int load_images(struct hp_vm *vm, struct hp_error *err)
+{
+	const struct hp_module *mod = vm->mod;
+	const struct hp_layout *l = &mod->layout;
+	const uint8_t *core;
+	size_t core_size;
+	hp_arch_core_image(&core, &core_size);
+	memcpy(vm->mem + HP_GPA_CORE_TEXT, core, core_size);
+	if (hp_elf_load(&mod->img, mod->file, mod->file_size, vm->mem, vm->mem_size, err))
+		return -1;
+	volatile struct hp_call_block *cb = vm->cb;
+	cb->magic = HP_CALL_BLOCK_MAGIC;
+	cb->abi_version = HP_ABI_VERSION;
+	cb->input_addr = HP_GPA_INPUT;
+	cb->input_size = l->input_size;
+	cb->output_addr = HP_GPA_OUTPUT;
+	cb->output_size = l->output_size;
+	cb->heap_start = l->heap_start;
+	cb->heap_size = l->heap_size;
+	cb->stack_top = l->stack_top;
+	cb->log_addr = HP_GPA_LOG;
+	cb->log_size = HP_LOG_BUF_SIZE;
+	return 0;
+}
+
+static int serve_log(struct hp_vm *vm, struct hp_error *err)
+{
+	uint32_t len = vm->cb->log_len, stream = vm->cb->log_stream;
+	if (len > HP_LOG_BUF_SIZE || (stream != HP_LOG_STDOUT && stream != HP_LOG_STDERR))
+		return hp_fail(err, HP_E_GUEST_PROTOCOL, "guest log hypercall with length %u stream %u",
+			       len, stream);
+	if (vm->log && len)
+		vm->log(vm->log_ctx, (int)stream, (const char *)vm->mem + HP_GPA_LOG, len);
+	return 0;
+}
+
+/* Copies the guest's abort message, keeping printable ASCII only: it ends up in logs and
+ * terminals of people who did not write the guest. */
+static int serve_abort(struct hp_vm *vm, struct hp_error *err)
+{
+	uint32_t len = vm->cb->abort_len;
+	if (len > HP_ABORT_MSG_MAX)
+		len = HP_ABORT_MSG_MAX;
+	char msg[HP_ABORT_MSG_MAX + 1];
+	const char *src = (const char *)vm->mem + HP_GPA_CONTROL +
+			  offsetof(struct hp_call_block, abort_msg);
+	for (uint32_t i = 0; i < len; i++)
+		msg[i] = (src[i] >= 0x20 && src[i] < 0x7f) || src[i] == '\n' ? src[i] : '?';
+	msg[len] = '\0';
+	return hp_fail(err, HP_E_GUEST_ABORT, "guest aborted: %.*s", HP_ERROR_MSG_MAX - 20, msg);
+}
+
+/* Runs the vCPU until the guest makes hypercall `done` (INIT_DONE or CALL_DONE). */
+static int run_until(struct hp_vm *vm, uint32_t done, struct hp_error *err)
+{
+	for (;;) {
+		if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return hp_fail_errno(err, HP_E_KVM, "KVM_RUN");
+		}
+		vm->run->kvm_dirty_regs = 0;
+		struct hp_exit ex = { 0 };
+		hp_arch_decode_exit(vm, &ex);
+		switch (ex.kind) {
+		case HP_EXIT_RETRY:
+			continue;
+		case HP_EXIT_FAULT:
+		case HP_EXIT_ERROR:
+			if (err)
+				*err = ex.error;
+			return -1;
+		case HP_EXIT_HYPERCALL:
+			break;
+		}
+		if (ex.nr == done)
+			return 0;
+		switch (ex.nr) {
+		case HP_HC_LOG:
+			if (serve_log(vm, err))
+				return -1;
+			continue;
+		case HP_HC_ABORT:
+			return serve_abort(vm, err);
+		case HP_HC_INIT_DONE:
+		case HP_HC_CALL_DONE:
+			return hp_fail(err, HP_E_GUEST_PROTOCOL, "guest sent %s at the wrong time",
+				       ex.nr == HP_HC_INIT_DONE ? "init-done" : "call-done");
+		default:
+			return hp_fail(err, HP_E_GUEST_PROTOCOL, "guest made unknown hypercall %u",
+				       ex.nr);
+		}
+	}
+}
+
+static bool in_exec_segment(const struct hp_elf_image *img, uint64_t addr)
+{
+	for (unsigned i = 0; i < img->nsegs; i++) {
+		const struct hp_elf_segment *s = &img->seg[i];
+		if ((s->flags & HP_SEG_X) && addr >= s->vaddr && addr - s->vaddr < s->memsz)
+			return true;
+	}
+	return false;
+}
+
+/* The guest's init leaves its function names in the output buffer as a msgpack array. */
+static int read_function_list(struct hp_vm *vm, struct hp_error *err)
+{
+	uint32_t len = vm->cb->output_len;
+	if (len > vm->mod->layout.output_size)
+		return hp_fail(err, HP_E_GUEST_PROTOCOL, "init output length %u exceeds the buffer", len);
+	msgpack_unpacked msg;
+	msgpack_unpacked_init(&msg);
+	size_t off = 0;
+	int rc = -1;
+	if (msgpack_unpack_next(&msg, (const char *)vm->mem + HP_GPA_OUTPUT, len, &off) !=
+		    MSGPACK_UNPACK_SUCCESS ||
+	    off != len || msg.data.type != MSGPACK_OBJECT_ARRAY ||
+	    msg.data.via.array.size > HP_FUNCTIONS_MAX) {
+		hp_fail(err, HP_E_GUEST_PROTOCOL, "init did not return a valid function list");
+		goto out;
+	}
+	uint32_t n = msg.data.via.array.size;
+	vm->functions = calloc(n ? n : 1, sizeof(char *));
+	if (!vm->functions) {
+		hp_fail(err, HP_E_NO_MEMORY, "out of memory");
+		goto out;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		const msgpack_object *o = &msg.data.via.array.ptr[i];
+		if (o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 ||
+		    o->via.str.size >= HP_FUNCTION_NAME_MAX) {
+			hp_fail(err, HP_E_GUEST_PROTOCOL, "function name %u in the init list is invalid", i);
+			goto out;
+		}
+		vm->functions[i] = strndup(o->via.str.ptr, o->via.str.size);
+		if (!vm->functions[i]) {
+			hp_fail(err, HP_E_NO_MEMORY, "out of memory");
+			goto out;
+		}
+		vm->nfunctions = i + 1;
+	}
+	rc = 0;
+out:
+	msgpack_unpacked_destroy(&msg);
+	return rc;
+}
+
+static int run_init(struct hp_vm *vm, struct hp_error *err)
+{
+	if (run_until(vm, HP_HC_INIT_DONE, err))
+		return -1;
+	uint64_t entry = vm->cb->dispatch_entry;
+	if (!in_exec_segment(&vm->mod->img, entry))
+		return hp_fail(err, HP_E_GUEST_PROTOCOL,
+			       "dispatch entry %#llx is not in the module's code",
+			       (unsigned long long)entry);
+	vm->dispatch_entry = entry;
+	if (read_function_list(vm, err))
+		return -1;
+	return hp_arch_after_init(vm, err);
+}
+
+int hp_vm_create(struct hp_module *mod, hp_log_fn log, void *log_ctx, struct hp_vm **out,
+		 struct hp_error *err)
+{
+	struct hp_vm *vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return hp_fail(err, HP_E_NO_MEMORY, "out of memory");
+	vm->mod = mod;
+	vm->kvm = mod->kvm;
+	vm->vm_fd = vm->vcpu_fd = vm->mem_fd = -1;
+	vm->mem_size = mod->layout.mem_size;
+	vm->log = log;
+	vm->log_ctx = log_ctx;
+	if (create_memory(vm, err) || create_kvm_vm(vm, err) || load_images(vm, err) ||
+	    hp_arch_vm_setup(vm, err) || run_init(vm, err)) {
+		hp_vm_destroy(vm);
+		return -1;
+	}
+	*out = vm;
+	return 0;
+}
+
+void hp_vm_destroy(struct hp_vm *vm)
+{
+	if (!vm)
+		return;
+	hp_arch_vm_fini(vm);
+	for (uint32_t i = 0; i < vm->nfunctions; i++)
+		free(vm->functions[i]);
+	free(vm->functions);
+	if (vm->run)
+		munmap(vm->run, vm->kvm->run_mmap_size);
+	if (vm->vcpu_fd >= 0)
+		close(vm->vcpu_fd);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->mem)
+		munmap(vm->mem, vm->mem_size);
+	if (vm->mem_fd >= 0)
+		close(vm->mem_fd);
+	free(vm);
+}
+
+uint32_t hp_vm_function_count(const struct hp_vm *vm)
+{
+	return vm->nfunctions;
+}
+
+const char *hp_vm_function_name(const struct hp_vm *vm, uint32_t i)
+{
+	return i < vm->nfunctions ? vm->functions[i] : NULL;
+}
+
+static bool guest_status_valid(uint32_t status)
+{
+	switch (status) {
+	case HP_OK:
+	case HP_E_GUEST_ERROR:
+	case HP_E_NO_SUCH_FUNCTION:
+	case HP_E_BAD_ARGS:
+	case HP_E_OUTPUT_OVERFLOW:
+	case HP_E_OUT_OF_MEMORY:
+		return true;
+	default:
+		return false;
+	}
+}
+
+int hp_vm_call(struct hp_vm *vm, const char *name, size_t name_len, const void *args,
+	       size_t args_len, struct hp_call_result *res, struct hp_error *err)
+{
+	const struct hp_layout *l = &vm->mod->layout;
+	if (name_len == 0 || name_len >= HP_FUNCTION_NAME_MAX)
+		return hp_fail(err, HP_E_INVALID, "function name must be 1 to %u bytes",
+			       HP_FUNCTION_NAME_MAX - 1);
+	if (args_len > l->input_size - name_len)
+		return hp_fail(err, HP_E_LIMIT, "arguments of %zu bytes exceed the input buffer (%llu bytes)",
+			       args_len, (unsigned long long)(l->input_size - name_len));
+	memcpy(vm->mem + HP_GPA_INPUT, name, name_len);
+	memcpy(vm->mem + HP_GPA_INPUT + name_len, args, args_len);
+	vm->cb->name_len = (uint32_t)name_len;
+	vm->cb->args_len = (uint32_t)args_len;
+	vm->cb->status = UINT32_MAX;
+	vm->cb->output_len = 0;
+	hp_arch_prepare_call(vm);
+	if (run_until(vm, HP_HC_CALL_DONE, err))
+		return -1;
+	uint32_t status = vm->cb->status, len = vm->cb->output_len;
+	if (!guest_status_valid(status))
+		return hp_fail(err, HP_E_GUEST_PROTOCOL, "guest returned invalid status %u", status);
+	if (len > l->output_size || (status != HP_OK && len > HP_ABORT_MSG_MAX))
+		return hp_fail(err, HP_E_GUEST_PROTOCOL, "guest returned output length %u (limit %llu)",
+			       len, (unsigned long long)(status == HP_OK ? l->output_size : HP_ABORT_MSG_MAX));
+	res->status = (int)status;
+	res->output = vm->mem + HP_GPA_OUTPUT;
+	res->output_len = len;
+	return 0;
+}
