@@ -111,14 +111,20 @@ void hp_runtime_dispatch(void)
 	msgpack_unpacked_init(&msg);
 	size_t off = 0;
 	msgpack_unpack_return r = msgpack_unpack_next(&msg, in + name_len, args_len, &off);
+	bool is_array = r == MSGPACK_UNPACK_SUCCESS && off == args_len &&
+			msg.data.type == MSGPACK_OBJECT_ARRAY;
+	int rc = 0;
+	if (is_array) {
+		hp_args args = { .items = msg.data.via.array.ptr, .count = msg.data.via.array.size };
+		rc = fn(&args, &out);
+	}
+	/* Free the decoded arguments: the VM may serve many calls without being reset. */
+	msgpack_unpacked_destroy(&msg);
 	if (r == MSGPACK_UNPACK_NOMEM_ERROR)
 		finish_error(HP_E_OUT_OF_MEMORY, &out, "out of memory decoding the arguments");
-	if (r != MSGPACK_UNPACK_SUCCESS || off != args_len ||
-	    msg.data.type != MSGPACK_OBJECT_ARRAY)
+	if (!is_array)
 		finish_error(HP_E_BAD_ARGS, &out, "arguments must be one msgpack array");
 
-	hp_args args = { .items = msg.data.via.array.ptr, .count = msg.data.via.array.size };
-	int rc = fn(&args, &out);
 	if (out.overflow)
 		finish_error(HP_E_OUTPUT_OVERFLOW, &out,
 			     "'%.*s': result does not fit the output buffer (%zu bytes)",
@@ -130,8 +136,6 @@ void hp_runtime_dispatch(void)
 	}
 	if (out.len == 0)
 		msgpack_pack_nil(&out.pk);
-	/* No msgpack_unpacked_destroy: the heap is reset with the VM after the call. Freeing
-	 * would only cost time. */
 	finish(HP_HC_CALL_DONE, HP_OK, out.len);
 }
 

@@ -17,7 +17,9 @@ static int map_bytes(const hp_args *args, hp_out *out, int (*f)(int))
 		return hp_error(out, "out of memory for %zu bytes", n);
 	for (size_t i = 0; i < n; i++)
 		buf[i] = (char)f((unsigned char)s[i]);
-	return hp_ret_str(out, buf, n);
+	int rc = hp_ret_str(out, buf, n);
+	free(buf);
+	return rc;
 }
 
 static int upper(const hp_args *args, hp_out *out) { return map_bytes(args, out, toupper); }
@@ -50,7 +52,9 @@ static int reverse(const hp_args *args, hp_out *out)
 		memcpy(buf + n - i - k, s + i, k);
 		i += k;
 	}
-	return hp_ret_str(out, buf, n);
+	int rc = hp_ret_str(out, buf, n);
+	free(buf);
+	return rc;
 }
 
 /* Both strings and bytes are accepted where a function works on bytes. */

@@ -21,7 +21,8 @@
  *
  * printf and friends work: output is buffered and sent to the host with the call's result.
  * abort(), assert() and hp_panic() stop the call and report their message to the caller.
- * Memory from malloc lives for the call (the VM is reset to its post-init state between calls).
+ * A VM serves many calls: free what a call mallocs (the runtime frees the decoded arguments
+ * itself), and do not rely on globals written by one call being seen, or not seen, by another.
  */
 #ifndef HYPERPOOL_GUEST_H
 #define HYPERPOOL_GUEST_H

@@ -315,7 +315,8 @@ static void decode_fault(struct hp_vm *vm, struct hp_exit *ex)
 			return;
 		}
 		const char *what = code & 16 ? "executing" : code & 2 ? "writing" : "reading";
-		hp_fail(&ex->error, HP_E_GUEST_FAULT, "guest page fault %s %#llx at rip %#llx (%s)",
+		/* 0x%llx, not %#llx: the latter prints a null address as "0", not "0x0". */
+		hp_fail(&ex->error, HP_E_GUEST_FAULT, "guest page fault %s 0x%llx at rip %#llx (%s)",
 			what, (unsigned long long)cr2, (unsigned long long)rip,
 			code & 1 ? "protection violation" : "not mapped");
 		return;

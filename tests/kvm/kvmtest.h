@@ -1,0 +1,445 @@
+/* kvmtest.h - shared helpers of the kvm test programs: module paths from the command line,
+ * the /dev/kvm skip rule, msgpack argument building, calls with decoded results, and a log
+ * collector for guest output. Everything is static inline: each test is one .c file. */
+#ifndef HP_KVMTEST_H
+#define HP_KVMTEST_H
+
+#include <errno.h>
+#include <math.h>
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "check.h"
+#include "hp_abi.h"
+#include "hpvmm.h"
+
+/* --- command line: --NAME PATH pairs ------------------------------------------------------ */
+
+#define KT_MAX_MODULES 16
+static const char *kt_mod_names[KT_MAX_MODULES];
+static const char *kt_mod_paths[KT_MAX_MODULES];
+static int kt_nmods;
+
+static inline void kt_parse_args(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strncmp(argv[i], "--", 2) != 0 || i + 1 >= argc || kt_nmods == KT_MAX_MODULES) {
+			fprintf(stderr, "usage: %s --NAME MODULE.elf ...\n", argv[0]);
+			exit(2);
+		}
+		kt_mod_names[kt_nmods] = argv[i] + 2;
+		kt_mod_paths[kt_nmods++] = argv[++i];
+	}
+}
+
+static inline const char *kt_module_path(const char *name)
+{
+	for (int i = 0; i < kt_nmods; i++)
+		if (strcmp(kt_mod_names[i], name) == 0)
+			return kt_mod_paths[i];
+	fprintf(stderr, "no --%s MODULE.elf on the command line\n", name);
+	exit(2);
+}
+
+/* Exits 77 (skip) when there is no /dev/kvm at all. If it exists but cannot be opened or used,
+ * that is a failure: the machine claims KVM and it does not work. */
+static inline struct hp_kvm *kt_open_kvm(void)
+{
+	struct stat st;
+	if (stat("/dev/kvm", &st) < 0 && errno == ENOENT) {
+		fprintf(stderr, "SKIP: /dev/kvm does not exist (no KVM on this machine)\n");
+		exit(77);
+	}
+	struct hp_kvm *kvm = NULL;
+	struct hp_error err;
+	if (hp_kvm_open(&kvm, &err) < 0) {
+		fprintf(stderr, "FAIL: /dev/kvm exists but hp_kvm_open failed: %s (%s)\n",
+			err.message, hp_status_name(err.code));
+		exit(1);
+	}
+	return kvm;
+}
+
+/* --- guest output ------------------------------------------------------------------------- */
+
+struct kt_chunk {
+	int stream;
+	char *bytes;
+	size_t len;
+};
+
+struct kt_log {
+	struct kt_chunk *chunks;
+	size_t n, cap;
+	size_t max_chunk; /* the largest single callback */
+	bool bad_stream;  /* a callback with a stream other than HP_LOG_STDOUT/STDERR */
+};
+
+static inline void kt_log_fn(void *ctx, int stream, const char *bytes, size_t len)
+{
+	struct kt_log *log = ctx;
+	if (stream != HP_LOG_STDOUT && stream != HP_LOG_STDERR)
+		log->bad_stream = true;
+	if (len > log->max_chunk)
+		log->max_chunk = len;
+	if (log->n == log->cap) {
+		log->cap = log->cap ? log->cap * 2 : 16;
+		log->chunks = realloc(log->chunks, log->cap * sizeof(*log->chunks));
+		if (!log->chunks)
+			abort();
+	}
+	char *copy = malloc(len ? len : 1);
+	if (!copy)
+		abort();
+	memcpy(copy, bytes, len);
+	log->chunks[log->n++] = (struct kt_chunk){ stream, copy, len };
+}
+
+static inline void kt_log_clear(struct kt_log *log)
+{
+	for (size_t i = 0; i < log->n; i++)
+		free(log->chunks[i].bytes);
+	log->n = 0;
+	log->max_chunk = 0;
+	log->bad_stream = false;
+}
+
+static inline void kt_log_free(struct kt_log *log)
+{
+	kt_log_clear(log);
+	free(log->chunks);
+	log->chunks = NULL;
+	log->cap = 0;
+}
+
+/* The expected output: a list of (stream, bytes) runs. Chunk boundaries are the runtime's
+ * business (buffer size), but the order of bytes and the stream of each byte are not. */
+struct kt_expect {
+	struct kt_chunk *runs;
+	size_t n, cap;
+};
+
+static inline void kt_expect_add(struct kt_expect *e, int stream, const char *bytes, size_t len)
+{
+	if (e->n && e->runs[e->n - 1].stream == stream) {
+		struct kt_chunk *r = &e->runs[e->n - 1];
+		r->bytes = realloc(r->bytes, r->len + len + 1);
+		if (!r->bytes)
+			abort();
+		memcpy(r->bytes + r->len, bytes, len);
+		r->len += len;
+		return;
+	}
+	if (e->n == e->cap) {
+		e->cap = e->cap ? e->cap * 2 : 16;
+		e->runs = realloc(e->runs, e->cap * sizeof(*e->runs));
+		if (!e->runs)
+			abort();
+	}
+	char *copy = malloc(len + 1);
+	if (!copy)
+		abort();
+	memcpy(copy, bytes, len);
+	e->runs[e->n++] = (struct kt_chunk){ stream, copy, len };
+}
+
+static inline void kt_expect_free(struct kt_expect *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		free(e->runs[i].bytes);
+	free(e->runs);
+	*e = (struct kt_expect){ 0 };
+}
+
+/* True when the log, with adjacent chunks of one stream merged, equals the expected runs.
+ * Prints the first difference otherwise. */
+static inline bool kt_log_equals(const struct kt_log *log, const struct kt_expect *e)
+{
+	struct kt_expect got = { 0 };
+	for (size_t i = 0; i < log->n; i++)
+		kt_expect_add(&got, log->chunks[i].stream, log->chunks[i].bytes, log->chunks[i].len);
+	bool ok = got.n == e->n;
+	if (!ok)
+		fprintf(stderr, "  log: %zu stream runs, expected %zu\n", got.n, e->n);
+	for (size_t i = 0; ok && i < e->n; i++) {
+		const struct kt_chunk *g = &got.runs[i], *x = &e->runs[i];
+		if (g->stream != x->stream || g->len != x->len || memcmp(g->bytes, x->bytes, x->len)) {
+			fprintf(stderr, "  log run %zu: stream %d, %zu bytes \"%.60s\"; expected stream %d, "
+				"%zu bytes \"%.60s\"\n", i, g->stream, g->len, g->bytes, x->stream,
+				x->len, x->bytes);
+			ok = false;
+		}
+	}
+	kt_expect_free(&got);
+	return ok;
+}
+
+/* --- arguments ---------------------------------------------------------------------------- */
+
+struct kt_args {
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+};
+
+/* Starts an argument array of n items: pack them with msgpack_pack_* on &a->pk. */
+static inline msgpack_packer *kt_args_begin(struct kt_args *a, uint32_t n)
+{
+	msgpack_sbuffer_init(&a->sb);
+	msgpack_packer_init(&a->pk, &a->sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&a->pk, n);
+	return &a->pk;
+}
+
+static inline void kt_args_free(struct kt_args *a)
+{
+	msgpack_sbuffer_destroy(&a->sb);
+}
+
+static inline void kt_pack_cstr(msgpack_packer *pk, const char *s)
+{
+	msgpack_pack_str_with_body(pk, s, strlen(s));
+}
+
+/* --- calls -------------------------------------------------------------------------------- */
+
+/* One call and its outcome. On rc 0 and status HP_OK, `obj` is the decoded result (decoded
+ * completely: exactly one object filling output_len, else `decoded` is false). On any other
+ * status `msg` is the message as a NUL-terminated string; on rc -1 it is err.message. */
+struct kt_call {
+	int rc;
+	int status;       /* res.status when rc == 0, err.code when rc == -1 */
+	bool decoded;
+	msgpack_object obj;
+	msgpack_unpacked up;
+	char *msg;
+	const uint8_t *output; /* the raw result bytes: valid until the next call on the VM */
+	size_t output_len;
+	struct hp_error err;
+};
+
+static inline void kt_call_free(struct kt_call *c)
+{
+	msgpack_unpacked_destroy(&c->up);
+	free(c->msg);
+	c->msg = NULL;
+}
+
+static inline void kt_call_raw(struct hp_vm *vm, const char *name, size_t name_len,
+			       const void *args, size_t args_len, struct kt_call *c)
+{
+	struct hp_call_result res = { 0 };
+	memset(c, 0, sizeof(*c));
+	msgpack_unpacked_init(&c->up);
+	c->status = -1;
+	c->rc = hp_vm_call(vm, name, name_len, args, args_len, &res, &c->err);
+	if (c->rc < 0) {
+		c->status = c->err.code;
+		c->msg = strdup(c->err.message);
+		return;
+	}
+	c->status = res.status;
+	c->output = res.output;
+	c->output_len = res.output_len;
+	if (res.status != HP_OK) {
+		c->msg = malloc(res.output_len + 1);
+		if (!c->msg)
+			abort();
+		memcpy(c->msg, res.output, res.output_len);
+		c->msg[res.output_len] = '\0';
+		return;
+	}
+	size_t off = 0;
+	if (msgpack_unpack_next(&c->up, (const char *)res.output, res.output_len, &off) ==
+		    MSGPACK_UNPACK_SUCCESS &&
+	    off == res.output_len) {
+		c->decoded = true;
+		c->obj = c->up.data;
+	}
+}
+
+/* Calls name with the packed arguments (and frees them). */
+static inline void kt_call(struct hp_vm *vm, const char *name, struct kt_args *a, struct kt_call *c)
+{
+	kt_call_raw(vm, name, strlen(name), a->sb.data, a->sb.size, c);
+	kt_args_free(a);
+}
+
+/* Calls name with no arguments. */
+static inline void kt_call0(struct hp_vm *vm, const char *name, struct kt_call *c)
+{
+	struct kt_args a;
+	kt_args_begin(&a, 0);
+	kt_call(vm, name, &a, c);
+}
+
+static inline void kt_call_i(struct hp_vm *vm, const char *name, int64_t v, struct kt_call *c)
+{
+	struct kt_args a;
+	msgpack_pack_int64(kt_args_begin(&a, 1), v);
+	kt_call(vm, name, &a, c);
+}
+
+static inline void kt_call_s(struct hp_vm *vm, const char *name, const char *s, struct kt_call *c)
+{
+	struct kt_args a;
+	kt_pack_cstr(kt_args_begin(&a, 1), s);
+	kt_call(vm, name, &a, c);
+}
+
+static inline void kt_call_ff(struct hp_vm *vm, const char *name, double x, double y,
+			      struct kt_call *c)
+{
+	struct kt_args a;
+	msgpack_packer *pk = kt_args_begin(&a, 2);
+	msgpack_pack_double(pk, x);
+	msgpack_pack_double(pk, y);
+	kt_call(vm, name, &a, c);
+}
+
+static inline void kt_call_ii(struct hp_vm *vm, const char *name, int64_t x, int64_t y,
+			      struct kt_call *c)
+{
+	struct kt_args a;
+	msgpack_packer *pk = kt_args_begin(&a, 2);
+	msgpack_pack_int64(pk, x);
+	msgpack_pack_int64(pk, y);
+	kt_call(vm, name, &a, c);
+}
+
+/* Result predicates: true when the call succeeded with exactly that value. */
+static inline bool kt_ok(const struct kt_call *c)
+{
+	return c->rc == 0 && c->status == HP_OK && c->decoded;
+}
+
+static inline bool kt_is_i64(const struct kt_call *c, int64_t v)
+{
+	if (!kt_ok(c))
+		return false;
+	if (c->obj.type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return v >= 0 && c->obj.via.u64 == (uint64_t)v;
+	return c->obj.type == MSGPACK_OBJECT_NEGATIVE_INTEGER && c->obj.via.i64 == v;
+}
+
+static inline bool kt_is_u64(const struct kt_call *c, uint64_t v)
+{
+	return kt_ok(c) && c->obj.type == MSGPACK_OBJECT_POSITIVE_INTEGER && c->obj.via.u64 == v;
+}
+
+/* A float64 result, bit for bit (so -0.0 and NaN payloads count). */
+static inline bool kt_is_f64_bits(const struct kt_call *c, double v)
+{
+	if (!kt_ok(c) || c->obj.type != MSGPACK_OBJECT_FLOAT64)
+		return false;
+	return memcmp(&c->obj.via.f64, &v, sizeof(v)) == 0;
+}
+
+static inline bool kt_is_f64(const struct kt_call *c, double v)
+{
+	return kt_ok(c) && c->obj.type == MSGPACK_OBJECT_FLOAT64 &&
+	       (c->obj.via.f64 == v || (isnan(v) && isnan(c->obj.via.f64)));
+}
+
+static inline bool kt_is_str(const struct kt_call *c, const char *s, size_t len)
+{
+	return kt_ok(c) && c->obj.type == MSGPACK_OBJECT_STR && c->obj.via.str.size == len &&
+	       memcmp(c->obj.via.str.ptr, s, len) == 0;
+}
+
+static inline bool kt_is_cstr(const struct kt_call *c, const char *s)
+{
+	return kt_is_str(c, s, strlen(s));
+}
+
+static inline bool kt_is_bin(const struct kt_call *c, const void *p, size_t len)
+{
+	return kt_ok(c) && c->obj.type == MSGPACK_OBJECT_BIN && c->obj.via.bin.size == len &&
+	       (len == 0 || memcmp(c->obj.via.bin.ptr, p, len) == 0);
+}
+
+/* The raw result bytes equal the given msgpack encoding. */
+static inline bool kt_output_is(const struct kt_call *c, const void *p, size_t len)
+{
+	return c->rc == 0 && c->status == HP_OK && c->output_len == len &&
+	       memcmp(c->output, p, len) == 0;
+}
+
+/* The value of key `key` (a string) in a map, or NULL. */
+static inline const msgpack_object *kt_map_get(const msgpack_object *map, const char *key)
+{
+	if (map->type != MSGPACK_OBJECT_MAP)
+		return NULL;
+	for (uint32_t i = 0; i < map->via.map.size; i++) {
+		const msgpack_object_kv *kv = &map->via.map.ptr[i];
+		if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == strlen(key) &&
+		    memcmp(kv->key.via.str.ptr, key, kv->key.via.str.size) == 0)
+			return &kv->val;
+	}
+	return NULL;
+}
+
+/* The call finished (rc 0) with a guest status and a message containing `needle`. */
+static inline bool kt_is_status(const struct kt_call *c, int rc, int status, const char *needle)
+{
+	return c->rc == rc && c->status == status && c->msg && strstr(c->msg, needle);
+}
+
+/* Prints what a call returned, for failure messages. */
+static inline const char *kt_describe(const struct kt_call *c)
+{
+	static char buf[600];
+	if (c->rc < 0 || c->status != HP_OK) {
+		snprintf(buf, sizeof(buf), "rc %d status %s: \"%.500s\"", c->rc,
+			 hp_status_name(c->status), c->msg ? c->msg : "");
+		return buf;
+	}
+	if (!c->decoded) {
+		snprintf(buf, sizeof(buf), "ok but %zu bytes of output are not one msgpack object",
+			 c->output_len);
+		return buf;
+	}
+	FILE *f = fmemopen(buf, sizeof(buf) - 1, "w");
+	if (!f)
+		return "?";
+	fputs("ok: ", f);
+	msgpack_object_print(f, c->obj);
+	fclose(f);
+	buf[sizeof(buf) - 1] = '\0';
+	return buf;
+}
+
+/* CHECK that a call's outcome satisfies `pred`, printing the outcome otherwise. */
+#define CHECK_CALL(c, pred) CHECK_MSG(pred, "%s", kt_describe(c))
+
+/* --- setup -------------------------------------------------------------------------------- */
+
+static inline struct hp_module *kt_open_module(struct hp_kvm *kvm, const char *name,
+					       const struct hp_module_config *cfg)
+{
+	struct hp_module *mod = NULL;
+	struct hp_error err;
+	if (hp_module_open(kvm, kt_module_path(name), cfg, &mod, &err) < 0) {
+		fprintf(stderr, "FAIL: hp_module_open(%s): %s (%s)\n", kt_module_path(name),
+			err.message, hp_status_name(err.code));
+		exit(1);
+	}
+	return mod;
+}
+
+static inline struct hp_vm *kt_create_vm(struct hp_module *mod, struct kt_log *log)
+{
+	struct hp_vm *vm = NULL;
+	struct hp_error err;
+	if (hp_vm_create(mod, log ? kt_log_fn : NULL, log, &vm, &err) < 0) {
+		fprintf(stderr, "FAIL: hp_vm_create: %s (%s)\n", err.message, hp_status_name(err.code));
+		exit(1);
+	}
+	return vm;
+}
+
+#endif

@@ -1,0 +1,965 @@
+/* test_examples.c - every function of the example modules (hello, math, echo, strings, calc)
+ * and of the many-functions test module, with exact expected values, run in KVM micro-VMs.
+ *
+ *   test_examples --hello hello.elf --math math.elf --echo echo.elf --strings strings.elf \
+ *                 --calc calc.elf --many many.elf [--misc misc.elf]
+ *
+ * Exit 0: all checks passed; 1: some failed (each is printed); 77: no /dev/kvm. */
+#include <float.h>
+#include <limits.h>
+
+#include "kvmtest.h"
+
+/* --- a small SHA-256 (FIPS 180-4) for the expected digests, checked against the standard
+ * vectors below so it cannot agree with a wrong guest by accident ------------------------- */
+
+static uint32_t ror32(uint32_t x, unsigned n)
+{
+	return x >> n | x << (32 - n);
+}
+
+static void host_sha256(const uint8_t *p, size_t n, uint8_t digest[32])
+{
+	static const uint32_t k[64] = {
+		0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+		0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+		0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+		0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+		0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+		0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+		0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+		0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+		0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+		0xc67178f2,
+	};
+	uint32_t h[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+			  0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
+	/* Message + 0x80 + zeros + 64-bit length, processed block by block. */
+	size_t total = (n + 9 + 63) / 64 * 64;
+	for (size_t off = 0; off < total; off += 64) {
+		uint8_t b[64];
+		for (size_t i = 0; i < 64; i++) {
+			size_t j = off + i;
+			b[i] = j < n ? p[j] : j == n ? 0x80 : 0;
+			if (j >= total - 8)
+				b[i] = (uint8_t)(((uint64_t)n * 8) >> (8 * (total - 1 - j)));
+		}
+		uint32_t w[64];
+		for (int i = 0; i < 16; i++)
+			w[i] = (uint32_t)b[4 * i] << 24 | (uint32_t)b[4 * i + 1] << 16 |
+			       (uint32_t)b[4 * i + 2] << 8 | b[4 * i + 3];
+		for (int i = 16; i < 64; i++)
+			w[i] = w[i - 16] + (ror32(w[i - 15], 7) ^ ror32(w[i - 15], 18) ^ (w[i - 15] >> 3)) +
+			       w[i - 7] + (ror32(w[i - 2], 17) ^ ror32(w[i - 2], 19) ^ (w[i - 2] >> 10));
+		uint32_t v[8];
+		memcpy(v, h, sizeof(v));
+		for (int i = 0; i < 64; i++) {
+			uint32_t t1 = v[7] + (ror32(v[4], 6) ^ ror32(v[4], 11) ^ ror32(v[4], 25)) +
+				      ((v[4] & v[5]) ^ (~v[4] & v[6])) + k[i] + w[i];
+			uint32_t t2 = (ror32(v[0], 2) ^ ror32(v[0], 13) ^ ror32(v[0], 22)) +
+				      ((v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]));
+			memmove(v + 1, v, 7 * sizeof(uint32_t));
+			v[4] += t1;
+			v[0] = t1 + t2;
+		}
+		for (int i = 0; i < 8; i++)
+			h[i] += v[i];
+	}
+	for (int i = 0; i < 8; i++)
+		for (int j = 0; j < 4; j++)
+			digest[4 * i + j] = (uint8_t)(h[i] >> (24 - 8 * j));
+}
+
+static void hex_to_bytes(const char *hex, uint8_t *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned v = 0;
+		sscanf(hex + 2 * i, "%2x", &v);
+		out[i] = (uint8_t)v;
+	}
+}
+
+/* Published digests (FIPS 180-2 appendix B.1, and of the empty message). */
+#define SHA256_ABC "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+#define SHA256_EMPTY "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define SHA256_448 "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
+
+static void test_host_sha256(void)
+{
+	uint8_t want[32], got[32];
+	hex_to_bytes(SHA256_ABC, want, 32);
+	host_sha256((const uint8_t *)"abc", 3, got);
+	CHECK(memcmp(got, want, 32) == 0);
+	hex_to_bytes(SHA256_EMPTY, want, 32);
+	host_sha256(NULL, 0, got);
+	CHECK(memcmp(got, want, 32) == 0);
+	const char *m = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+	hex_to_bytes(SHA256_448, want, 32);
+	host_sha256((const uint8_t *)m, strlen(m), got);
+	CHECK(memcmp(got, want, 32) == 0);
+}
+
+/* --- hello ---------------------------------------------------------------------------------- */
+
+static void test_hello(struct hp_kvm *kvm)
+{
+	struct hp_module *mod = kt_open_module(kvm, "hello", NULL);
+	struct kt_log log = { 0 };
+	struct hp_vm *vm = kt_create_vm(mod, &log);
+	struct kt_call c;
+	struct kt_expect e = { 0 };
+
+	CHECK_EQ_U64(hp_vm_function_count(vm), 2);
+	CHECK(strcmp(hp_vm_function_name(vm, 0), "count") == 0);
+	CHECK(strcmp(hp_vm_function_name(vm, 1), "hello") == 0);
+	CHECK(hp_vm_function_name(vm, 2) == NULL);
+
+	kt_log_clear(&log);
+	kt_call0(vm, "hello", &c);
+	CHECK_CALL(&c, kt_is_cstr(&c, "hello, world"));
+	kt_call_free(&c);
+	const char *w = "Hello from a KVM micro-VM, world!\n";
+	kt_expect_add(&e, HP_LOG_STDOUT, w, strlen(w));
+	CHECK(kt_log_equals(&log, &e));
+	kt_expect_free(&e);
+
+	kt_log_clear(&log);
+	kt_call_s(vm, "hello", "bob", &c);
+	CHECK_CALL(&c, kt_is_cstr(&c, "hello, bob"));
+	kt_call_free(&c);
+	/* Exactly one callback with exactly these bytes: the runtime flushes once at the end. */
+	const char *b = "Hello from a KVM micro-VM, bob!\n";
+	CHECK_EQ_U64(log.n, 1);
+	CHECK(log.n == 1 && log.chunks[0].stream == HP_LOG_STDOUT &&
+	      log.chunks[0].len == strlen(b) && memcmp(log.chunks[0].bytes, b, strlen(b)) == 0);
+
+	/* The result is cut at 128 bytes of name; the printed line is not. */
+	char name[300];
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	kt_log_clear(&log);
+	kt_call_s(vm, "hello", name, &c);
+	char want[200];
+	snprintf(want, sizeof(want), "hello, %.128s", name);
+	CHECK_CALL(&c, kt_is_cstr(&c, want));
+	kt_call_free(&c);
+	char line[400];
+	snprintf(line, sizeof(line), "Hello from a KVM micro-VM, %s!\n", name);
+	kt_expect_add(&e, HP_LOG_STDOUT, line, strlen(line));
+	CHECK(kt_log_equals(&log, &e));
+	kt_expect_free(&e);
+
+	/* Type and count errors. */
+	kt_call_i(vm, "hello", 5, &c);
+	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR,
+				    "hello: argument 1 must be a string, got an integer"));
+	kt_call_free(&c);
+	struct kt_args a;
+	msgpack_packer *pk = kt_args_begin(&a, 2);
+	kt_pack_cstr(pk, "a");
+	kt_pack_cstr(pk, "b");
+	kt_call(vm, "hello", &a, &c);
+	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR,
+				    "hello: expected 0 to 1 arguments, got 2"));
+	kt_call_free(&c);
+	kt_call_i(vm, "count", -1, &c);
+	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "count: n must be in 0..100000"));
+	kt_call_free(&c);
+
+	hp_vm_destroy(vm);
+	hp_module_close(mod);
+	kt_log_free(&log);
+}
+
+/* --- math ----------------------------------------------------------------------------------- */
+
+static void check_stats(const struct kt_call *c, uint64_t n, double sum, double mean, double mn,
+			double mx)
+{
+	CHECK_CALL(c, kt_ok(c) && c->obj.type == MSGPACK_OBJECT_MAP && c->obj.via.map.size == 5);
+	if (!kt_ok(c))
+		return;
+	const msgpack_object *o;
+	o = kt_map_get(&c->obj, "n");
+	CHECK(o && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 == n);
+	const char *keys[] = { "sum", "mean", "min", "max" };
+	double want[] = { sum, mean, mn, mx };
+	for (int i = 0; i < 4; i++) {
+		o = kt_map_get(&c->obj, keys[i]);
+		CHECK_MSG(o && o->type == MSGPACK_OBJECT_FLOAT64 &&
+				  (o->via.f64 == want[i] || (isnan(want[i]) && isnan(o->via.f64))),
+			  "stats %s: got %g, expected %g", keys[i], o ? o->via.f64 : -1.0, want[i]);
+	}
+}
+
+static void test_math(struct hp_kvm *kvm)
+{
+	struct hp_module *mod = kt_open_module(kvm, "math", NULL);
+	struct hp_vm *vm = kt_create_vm(mod, NULL);
+	struct kt_call c;
+	struct kt_args a;
+	msgpack_packer *pk;
+
+	static const char *const names[] = { "add", "div", "fib", "fib_rec", "hypot",
+					     "mul", "pow", "sqrt", "stats" };
+	CHECK_EQ_U64(hp_vm_function_count(vm), 9);
+	for (uint32_t i = 0; i < 9; i++)
+		CHECK_MSG(hp_vm_function_name(vm, i) && strcmp(hp_vm_function_name(vm, i), names[i]) == 0,
+			  "function %u is %s, expected %s", i, hp_vm_function_name(vm, i), names[i]);
+
+	/* add: integers */
+	static const int64_t ints[][3] = {
+		{ 1, 2, 3 }, { 0, 0, 0 }, { -5, 3, -2 }, { -5, -7, -12 }, { 40, -2, 38 },
+		{ INT64_MAX, 0, INT64_MAX }, { INT64_MIN, 0, INT64_MIN }, { INT64_MAX, INT64_MIN, -1 },
+		{ INT64_MAX - 1, 1, INT64_MAX }, { INT64_MIN + 1, -1, INT64_MIN },
+		{ 4294967295, 1, 4294967296 }, { -2147483648, -1, -2147483649 },
+	};
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+		kt_call_ii(vm, "add", ints[i][0], ints[i][1], &c);
+		CHECK_CALL(&c, kt_is_i64(&c, ints[i][2]));
+		kt_call_free(&c);
+	}
+	/* add: int64 overflow both ways is an error, not a wrap */
+	kt_call_ii(vm, "add", INT64_MAX, 1, &c);
+	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "add: integer overflow"));
+	CHECK(c.msg && strcmp(c.msg, "add: integer overflow") == 0);
+	kt_call_free(&c);
+	kt_call_ii(vm, "add", INT64_MIN, -1, &c);
+	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "add: integer overflow"));
+	kt_call_free(&c);
+	/* add: a uint64 above INT64_MAX is not an int64: the float path */
+	pk = kt_args_begin(&a, 2);
+	msgpack_pack_uint64(pk, UINT64_MAX);
+	msgpack_pack_int64(pk, 1);
+	kt_call(vm, "add", &a, &c);
+	CHECK_CALL(&c, kt_is_f64(&c, (double)UINT64_MAX + 1.0));
+	kt_call_free(&c);
+	/* add: floats and mixed */
+	kt_call_ff(vm, "add", 1.5, 2.25, &c);
+	CHECK_CALL(&c, kt_is_f64(&c, 3.75));
+	kt_call_free(&c);
+	kt_call_ff(vm, "add", 0.1, 0.2, &c);
+	CHECK_CALL(&c, kt_is_f64(&c, 0.1 + 0.2));
+	kt_call_free(&c);
+	kt_call_ff(vm, "add", -0.0, -0.0, &c);
+	CHECK_CALL(&c, kt_is_f64_bits(&c, -0.0));
+	kt_call_free(&c);
+	kt_call_ff(vm, "add", INFINITY, -INFINITY, &c);
+	CHECK_CALL(&c, kt_ok(&c) && c.obj.type == MSGPACK_OBJECT_FLOAT64 && isnan(c.obj.via.f64));
+	kt_call_free(&c);
+	pk = kt_args_begin(&a, 2);
+	msgpack_pack_int64(pk, 1);
+	msgpack_pack_double(pk, 0.5);
+	kt_call(vm, "add", &a, &c);
+	CHECK_CALL(&c, kt_is_f64(&c, 1.5));
+	kt_call_free(&c);
+	pk = kt_args_begin(&a, 2);
+	msgpack_pack_float(pk, 0.25f);
+	msgpack_pack_int64(pk, -3);
+	kt_call(vm, "add", &a, &c);
+	CHECK_CALL(&c, kt_is_f64(&c, -2.75));
+	kt_call_free(&c);
+	/* add: argument errors with the module's exact message */
+	pk = kt_args_begin(&a, 2);
+	kt_pack_cstr(pk, "x");
+	msgpack_pack_int64(pk, 1);
+	kt_call(vm, "add", &a, &c);
+	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR,
+				    "add: argument 1 must be a number, got a string"));
+	CHECK(c.msg && strcmp(c.msg, "add: argument 1 must be a number, got a string") == 0);
+	kt_call_free(&c);
+	pk = kt_args_begin(&a, 2);
+	msgpack_pack_int64(pk, 1);
+	msgpack_pack_nil(pk);
+	kt_call(vm, "add", &a, &c);
+	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR,
+				    "add: argument 2 must be a number, got nil"));
+	kt_call_free(&c);
+	pk = kt_args_begin(&a, 2);
+	msgpack_pack_true(pk);
+	msgpack_pack_int64(pk, 1);
+	kt_call(vm, "add", &a, &c);
+	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR,
+				    "add: argument 1 must be a number, got a boolean"));
+	kt_call_free(&c);
+	kt_call_i(vm, "add", 1, &c);
+	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "add: expected 2 arguments, got 1"));
+	kt_call_free(&c);
+	kt_call0(vm, "add", &c);
+	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "add: expected 2 arguments, got 0"));
+	kt_call_free(&c);
+	pk = kt_args_begin(&a, 3);
+	for (int i = 0; i < 3; i++)
+		msgpack_pack_int64(pk, i);
+	kt_call(vm, "add", &a, &c);
+	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "add: expected 2 arguments, got 3"));
+	kt_call_free(&c);
+
+	/* mul */
+	kt_call_ii(vm, "mul", 6, 7, &c);
+	CHECK_CALL(&c, kt_is_i64(&c, 42));
+	kt_call_free(&c);
+	kt_call_ii(vm, "mul", -3, 5, &c);
+	CHECK_CALL(&c, kt_is_i64(&c, -15));
+	kt_call_free(&c);
+	kt_call_ii(vm, "mul", INT64_MAX, 2, &c);
+	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "mul: integer overflow"));
+	kt_call_free(&c);
+	kt_call_ff(vm, "mul", 1.5, 2, &c);
+	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR,
+				    "mul: argument 1 must be an integer, got a float"));
+	kt_call_free(&c);
+
+	/* fib: uint64 results up to the largest that fits */
+	static const uint64_t fibs[][2] = { { 0, 0 }, { 1, 1 }, { 2, 1 }, { 10, 55 },
+					    { 50, 12586269025ull }, { 92, 7540113804746346429ull },
+					    { 93, 12200160415121876738ull } };
+	for (size_t i = 0; i < sizeof(fibs) / sizeof(fibs[0]); i++) {
+		kt_call_i(vm, "fib", (int64_t)fibs[i][0], &c);
+		CHECK_CALL(&c, kt_is_u64(&c, fibs[i][1]));
+		kt_call_free(&c);
+	}
+	kt_call_i(vm, "fib", 94, &c);
+	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "fib: n must be at most 93"));
+	kt_call_free(&c);
+	kt_call_i(vm, "fib", -1, &c);
+	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR,
+				    "fib: argument 1 must be a non-negative integer, got an integer"));
+	kt_call_free(&c);
+	kt_call_i(vm, "fib_rec", 20, &c);
+	CHECK_CALL(&c, kt_is_u64(&c, 6765));
+	kt_call_free(&c);
+	kt_call_i(vm, "fib_rec", 0, &c);
+	CHECK_CALL(&c, kt_is_u64(&c, 0));
+	kt_call_free(&c);
+	kt_call_i(vm, "fib_rec", 25, &c);
+	CHECK_CALL(&c, kt_is_u64(&c, 75025));
+	kt_call_free(&c);
+	kt_call_i(vm, "fib_rec", 36, &c);
+	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "fib_rec: n must be at most 35"));
+	kt_call_free(&c);
+
+	/* float functions: IEEE results (sqrt is correctly rounded everywhere) */
+	struct kt_args one;
+	msgpack_pack_double(kt_args_begin(&one, 1), 2.0);
+	kt_call(vm, "sqrt", &one, &c);
+	CHECK_CALL(&c, kt_is_f64(&c, sqrt(2.0)));
+	CHECK_CALL(&c, kt_is_f64(&c, 1.4142135623730951));
+	kt_call_free(&c);
+	kt_call_i(vm, "sqrt", 144, &c);
+	CHECK_CALL(&c, kt_is_f64(&c, 12.0));
+	kt_call_free(&c);
+	kt_call_i(vm, "sqrt", -1, &c);
+	CHECK_CALL(&c, kt_ok(&c) && c.obj.type == MSGPACK_OBJECT_FLOAT64 && isnan(c.obj.via.f64));
+	kt_call_free(&c);
+	kt_call_ff(vm, "div", 1, 0, &c);
+	CHECK_CALL(&c, kt_ok(&c) && c.obj.type == MSGPACK_OBJECT_FLOAT64 &&
+			       isinf(c.obj.via.f64) && c.obj.via.f64 > 0);
+	kt_call_free(&c);
+	kt_call_ff(vm, "div", -1, 0, &c);
+	CHECK_CALL(&c, kt_is_f64(&c, -INFINITY));
+	kt_call_free(&c);
+	kt_call_ff(vm, "div", 0, 0, &c);
+	CHECK_CALL(&c, kt_ok(&c) && c.obj.type == MSGPACK_OBJECT_FLOAT64 && isnan(c.obj.via.f64));
+	kt_call_free(&c);
+	kt_call_ii(vm, "div", 7, 2, &c);
+	CHECK_CALL(&c, kt_is_f64(&c, 3.5));
+	kt_call_free(&c);
+	kt_call_ff(vm, "pow", 2, 0.5, &c);
+	CHECK_CALL(&c, kt_is_f64(&c, 1.4142135623730951));
+	kt_call_free(&c);
+	kt_call_ff(vm, "pow", 2, 10, &c);
+	CHECK_CALL(&c, kt_is_f64(&c, 1024.0));
+	kt_call_free(&c);
+	kt_call_ff(vm, "pow", 2, -1, &c);
+	CHECK_CALL(&c, kt_is_f64(&c, 0.5));
+	kt_call_free(&c);
+	kt_call_ff(vm, "hypot", 3, 4, &c);
+	CHECK_CALL(&c, kt_is_f64(&c, 5.0));
+	kt_call_free(&c);
+	kt_call_ff(vm, "hypot", INFINITY, NAN, &c);
+	CHECK_CALL(&c, kt_is_f64(&c, INFINITY));
+	kt_call_free(&c);
+
+	/* stats */
+	pk = kt_args_begin(&a, 1);
+	msgpack_pack_array(pk, 4);
+	for (int i = 1; i <= 4; i++)
+		msgpack_pack_int64(pk, i);
+	kt_call(vm, "stats", &a, &c);
+	check_stats(&c, 4, 10, 2.5, 1, 4);
+	kt_call_free(&c);
+	pk = kt_args_begin(&a, 1);
+	msgpack_pack_array(pk, 3);
+	msgpack_pack_double(pk, -1.5);
+	msgpack_pack_int64(pk, 10);
+	msgpack_pack_float(pk, 0.5f);
+	kt_call(vm, "stats", &a, &c);
+	check_stats(&c, 3, 9, 3, -1.5, 10);
+	kt_call_free(&c);
+	pk = kt_args_begin(&a, 1);
+	msgpack_pack_array(pk, 0);
+	kt_call(vm, "stats", &a, &c);
+	check_stats(&c, 0, 0, NAN, INFINITY, -INFINITY);
+	kt_call_free(&c);
+	pk = kt_args_begin(&a, 1);
+	msgpack_pack_array(pk, 2);
+	msgpack_pack_int64(pk, 1);
+	kt_pack_cstr(pk, "x");
+	kt_call(vm, "stats", &a, &c);
+	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "stats: element 2 is not a number"));
+	kt_call_free(&c);
+	kt_call_i(vm, "stats", 1, &c);
+	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR,
+				    "stats: argument 1 must be an array, got an integer"));
+	kt_call_free(&c);
+
+	hp_vm_destroy(vm);
+	hp_module_close(mod);
+}
+
+/* --- echo ----------------------------------------------------------------------------------- */
+
+/* Packs one value with `pack`, echoes it, and checks the result is the same bytes and an equal
+ * object. */
+typedef void (*pack_fn)(msgpack_packer *pk, void *ctx);
+
+static void echo_roundtrip(struct hp_vm *vm, const char *what, pack_fn pack, void *ctx,
+			   const char *type)
+{
+	msgpack_sbuffer val;
+	msgpack_sbuffer_init(&val);
+	msgpack_packer vpk;
+	msgpack_packer_init(&vpk, &val, msgpack_sbuffer_write);
+	pack(&vpk, ctx);
+
+	struct kt_args a;
+	pack(kt_args_begin(&a, 1), ctx);
+	struct kt_call c;
+	kt_call(vm, "echo", &a, &c);
+	CHECK_MSG(kt_output_is(&c, val.data, val.size), "echo(%s): %zu bytes back, %zu sent: %s",
+		  what, c.output_len, val.size, kt_describe(&c));
+	kt_call_free(&c);
+
+	pack(kt_args_begin(&a, 1), ctx);
+	kt_call(vm, "type_of", &a, &c);
+	CHECK_MSG(kt_is_cstr(&c, type), "type_of(%s) expected %s: %s", what, type, kt_describe(&c));
+	kt_call_free(&c);
+	msgpack_sbuffer_destroy(&val);
+}
+
+static void p_nil(msgpack_packer *pk, void *ctx) { (void)ctx; msgpack_pack_nil(pk); }
+static void p_true(msgpack_packer *pk, void *ctx) { (void)ctx; msgpack_pack_true(pk); }
+static void p_false(msgpack_packer *pk, void *ctx) { (void)ctx; msgpack_pack_false(pk); }
+static void p_i64(msgpack_packer *pk, void *ctx) { msgpack_pack_int64(pk, *(int64_t *)ctx); }
+static void p_u64(msgpack_packer *pk, void *ctx) { msgpack_pack_uint64(pk, *(uint64_t *)ctx); }
+static void p_f64(msgpack_packer *pk, void *ctx) { msgpack_pack_double(pk, *(double *)ctx); }
+static void p_f32(msgpack_packer *pk, void *ctx) { msgpack_pack_float(pk, *(float *)ctx); }
+static void p_str(msgpack_packer *pk, void *ctx) { kt_pack_cstr(pk, ctx); }
+
+struct blob {
+	const uint8_t *p;
+	size_t n;
+};
+static void p_bin(msgpack_packer *pk, void *ctx)
+{
+	struct blob *b = ctx;
+	msgpack_pack_bin_with_body(pk, b->p, b->n);
+}
+
+static void p_nested(msgpack_packer *pk, void *ctx)
+{
+	int depth = *(int *)ctx;
+	for (int i = 0; i < depth; i++) {
+		msgpack_pack_array(pk, 2);
+		msgpack_pack_int64(pk, i);
+	}
+	kt_pack_cstr(pk, "bottom");
+}
+
+static void p_map(msgpack_packer *pk, void *ctx)
+{
+	(void)ctx;
+	msgpack_pack_map(pk, 6);
+	msgpack_pack_int64(pk, 1);
+	kt_pack_cstr(pk, "one");
+	kt_pack_cstr(pk, "two");
+	msgpack_pack_int64(pk, 2);
+	msgpack_pack_nil(pk);
+	msgpack_pack_array(pk, 1);
+	msgpack_pack_true(pk);
+	msgpack_pack_int64(pk, -5);
+	msgpack_pack_double(pk, 1.5);
+	msgpack_pack_bin_with_body(pk, "\x00\xff", 2);
+	msgpack_pack_false(pk);
+	msgpack_pack_map(pk, 1);
+	kt_pack_cstr(pk, "k");
+	kt_pack_cstr(pk, "v");
+	msgpack_pack_uint64(pk, UINT64_MAX);
+}
+
+static void p_ext(msgpack_packer *pk, void *ctx)
+{
+	(void)ctx;
+	msgpack_pack_ext_with_body(pk, "\x01\x02\x03\x04\x05", 5, 42);
+}
+
+static void p_ext_neg(msgpack_packer *pk, void *ctx)
+{
+	(void)ctx;
+	/* type -1 is the msgpack timestamp: 8 bytes */
+	msgpack_pack_ext_with_body(pk, "\x00\x00\x00\x01\x00\x00\x00\x02", 8, -1);
+}
+
+static void test_echo(struct hp_kvm *kvm)
+{
+	struct hp_module *mod = kt_open_module(kvm, "echo", NULL);
+	struct hp_vm *vm = kt_create_vm(mod, NULL);
+	struct kt_call c;
+	struct kt_args a;
+	msgpack_packer *pk;
+
+	echo_roundtrip(vm, "nil", p_nil, NULL, "nil");
+	echo_roundtrip(vm, "true", p_true, NULL, "bool");
+	echo_roundtrip(vm, "false", p_false, NULL, "bool");
+	static int64_t ints[] = { 0, 1, 127, 128, 255, 256, 65535, 65536, INT32_MAX, INT64_MAX };
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+		char what[40];
+		snprintf(what, sizeof(what), "%" PRId64, ints[i]);
+		echo_roundtrip(vm, what, p_i64, &ints[i], "uint");
+	}
+	static int64_t negs[] = { -1, -32, -33, -128, -129, -32768, -32769, INT32_MIN, INT64_MIN };
+	for (size_t i = 0; i < sizeof(negs) / sizeof(negs[0]); i++) {
+		char what[40];
+		snprintf(what, sizeof(what), "%" PRId64, negs[i]);
+		echo_roundtrip(vm, what, p_i64, &negs[i], "int");
+	}
+	uint64_t umax = UINT64_MAX;
+	echo_roundtrip(vm, "UINT64_MAX", p_u64, &umax, "uint");
+	double d = 1.5;
+	echo_roundtrip(vm, "1.5", p_f64, &d, "float64");
+	double nz = -0.0;
+	echo_roundtrip(vm, "-0.0", p_f64, &nz, "float64");
+	double inf = -INFINITY;
+	echo_roundtrip(vm, "-inf", p_f64, &inf, "float64");
+	double tiny = DBL_TRUE_MIN;
+	echo_roundtrip(vm, "DBL_TRUE_MIN", p_f64, &tiny, "float64");
+	/* A quiet NaN with a payload: the bytes must come back unchanged. */
+	uint64_t nan_bits = 0x7ff8000000000123ull;
+	double nan_payload;
+	memcpy(&nan_payload, &nan_bits, sizeof(nan_payload));
+	echo_roundtrip(vm, "NaN with payload", p_f64, &nan_payload, "float64");
+	msgpack_pack_double(kt_args_begin(&a, 1), nan_payload);
+	kt_call(vm, "echo", &a, &c);
+	CHECK_CALL(&c, kt_ok(&c) && c.obj.type == MSGPACK_OBJECT_FLOAT64 && isnan(c.obj.via.f64));
+	CHECK_CALL(&c, kt_is_f64_bits(&c, nan_payload));
+	kt_call_free(&c);
+	float f = 0.25f;
+	echo_roundtrip(vm, "0.25f", p_f32, &f, "float32");
+	echo_roundtrip(vm, "empty string", p_str, "", "str");
+	echo_roundtrip(vm, "utf-8 string", p_str, "h\xc3\xa9llo \xf0\x9f\x98\x80", "str");
+	char s300[301];
+	memset(s300, 's', 300);
+	s300[300] = '\0';
+	echo_roundtrip(vm, "300-byte string", p_str, s300, "str");
+	struct blob empty = { (const uint8_t *)"", 0 };
+	echo_roundtrip(vm, "empty bytes", p_bin, &empty, "bin");
+
+	/* 1 MiB of bytes: every byte compared (kt_output_is compares the whole encoding). */
+	size_t big_n = 1u << 20;
+	uint8_t *big = malloc(big_n);
+	for (size_t i = 0; i < big_n; i++)
+		big[i] = (uint8_t)(i * 131 + (i >> 8) * 7 + 1);
+	struct blob bigb = { big, big_n };
+	echo_roundtrip(vm, "1 MiB bytes", p_bin, &bigb, "bin");
+	msgpack_pack_bin_with_body(kt_args_begin(&a, 1), big, big_n);
+	kt_call(vm, "echo", &a, &c);
+	CHECK_CALL(&c, kt_is_bin(&c, big, big_n));
+	kt_call_free(&c);
+	free(big);
+
+	int depth = 20;
+	echo_roundtrip(vm, "arrays 20 deep", p_nested, &depth, "array");
+	echo_roundtrip(vm, "map with mixed keys", p_map, NULL, "map");
+	echo_roundtrip(vm, "ext 42", p_ext, NULL, "ext");
+	echo_roundtrip(vm, "ext -1", p_ext_neg, NULL, "ext");
+
+	/* The decoded nested value really is 20 arrays deep. */
+	p_nested(kt_args_begin(&a, 1), &depth);
+	kt_call(vm, "echo", &a, &c);
+	const msgpack_object *o = kt_ok(&c) ? &c.obj : NULL;
+	int levels = 0;
+	while (o && o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size == 2) {
+		CHECK(o->via.array.ptr[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+		      o->via.array.ptr[0].via.u64 == (uint64_t)levels);
+		o = &o->via.array.ptr[1];
+		levels++;
+	}
+	CHECK_EQ_U64(levels, 20);
+	CHECK(o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == 6 &&
+	      memcmp(o->via.str.ptr, "bottom", 6) == 0);
+	kt_call_free(&c);
+
+	/* echo_all: the argument array itself */
+	kt_args_begin(&a, 0);
+	kt_call(vm, "echo_all", &a, &c);
+	CHECK_CALL(&c, kt_output_is(&c, "\x90", 1));
+	kt_call_free(&c);
+	pk = kt_args_begin(&a, 5);
+	msgpack_pack_nil(pk);
+	msgpack_pack_int64(pk, -7);
+	kt_pack_cstr(pk, "five");
+	msgpack_pack_double(pk, 2.5);
+	msgpack_pack_array(pk, 1);
+	msgpack_pack_false(pk);
+	msgpack_sbuffer copy;
+	msgpack_sbuffer_init(&copy);
+	msgpack_sbuffer_write(&copy, a.sb.data, a.sb.size);
+	kt_call(vm, "echo_all", &a, &c);
+	CHECK_CALL(&c, kt_output_is(&c, copy.data, copy.size));
+	CHECK_CALL(&c, kt_ok(&c) && c.obj.type == MSGPACK_OBJECT_ARRAY && c.obj.via.array.size == 5);
+	kt_call_free(&c);
+	msgpack_sbuffer_destroy(&copy);
+
+	/* argument count errors */
+	kt_call0(vm, "echo", &c);
+	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "echo: expected 1 argument, got 0"));
+	kt_call_free(&c);
+	kt_call_ii(vm, "type_of", 1, 2, &c);
+	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "type_of: expected 1 argument, got 2"));
+	kt_call_free(&c);
+
+	hp_vm_destroy(vm);
+	hp_module_close(mod);
+}
+
+/* --- strings -------------------------------------------------------------------------------- */
+
+static void test_strings(struct hp_kvm *kvm)
+{
+	struct hp_module *mod = kt_open_module(kvm, "strings", NULL);
+	struct hp_vm *vm = kt_create_vm(mod, NULL);
+	struct kt_call c;
+	struct kt_args a;
+
+	static const char *const cases[][4] = {
+		/* input, upper, lower, reverse */
+		{ "Hello, World!", "HELLO, WORLD!", "hello, world!", "!dlroW ,olleH" },
+		{ "", "", "", "" },
+		{ "a", "A", "a", "a" },
+		{ "abc123XYZ", "ABC123XYZ", "abc123xyz", "ZYX321cba" },
+		/* UTF-8: upper/lower touch ASCII only; reverse keeps each code point's bytes */
+		{ "h\xc3\xa9llo\xf0\x9f\x98\x80", "H\xc3\xa9LLO\xf0\x9f\x98\x80",
+		  "h\xc3\xa9llo\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80oll\xc3\xa9h" },
+		{ "\xc3\x89T\xc3\x89", "\xc3\x89T\xc3\x89", "\xc3\x89t\xc3\x89", "\xc3\x89T\xc3\x89" },
+		/* an invalid sequence (lone continuation byte) stays as bytes */
+		{ "a\x80z", "A\x80Z", "a\x80z", "z\x80" "a" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		static const char *const fns[] = { "upper", "lower", "reverse" };
+		for (int k = 0; k < 3; k++) {
+			kt_call_s(vm, fns[k], cases[i][0], &c);
+			CHECK_MSG(kt_is_cstr(&c, cases[i][k + 1]), "%s(case %zu): %s", fns[k], i,
+				  kt_describe(&c));
+			kt_call_free(&c);
+		}
+	}
+	/* length: bytes of a string or bin */
+	kt_call_s(vm, "length", "h\xc3\xa9llo\xf0\x9f\x98\x80", &c);
+	CHECK_CALL(&c, kt_is_u64(&c, 10));
+	kt_call_free(&c);
+	kt_call_s(vm, "length", "", &c);
+	CHECK_CALL(&c, kt_is_u64(&c, 0));
+	kt_call_free(&c);
+	msgpack_pack_bin_with_body(kt_args_begin(&a, 1), "\0\0\0", 3);
+	kt_call(vm, "length", &a, &c);
+	CHECK_CALL(&c, kt_is_u64(&c, 3));
+	kt_call_free(&c);
+	kt_call_i(vm, "length", 5, &c);
+	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR,
+				    "length: argument 1 must be a string, got an integer"));
+	kt_call_free(&c);
+	kt_call_i(vm, "upper", 5, &c);
+	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR,
+				    "upper: argument 1 must be a string, got an integer"));
+	kt_call_free(&c);
+
+	/* crc32 (the standard check value) */
+	kt_call_s(vm, "crc32", "123456789", &c);
+	CHECK_CALL(&c, kt_is_u64(&c, 0xCBF43926u));
+	kt_call_free(&c);
+	kt_call_s(vm, "crc32", "", &c);
+	CHECK_CALL(&c, kt_is_u64(&c, 0));
+	kt_call_free(&c);
+	kt_call_s(vm, "crc32", "The quick brown fox jumps over the lazy dog", &c);
+	CHECK_CALL(&c, kt_is_u64(&c, 0x414FA339u));
+	kt_call_free(&c);
+	kt_call0(vm, "crc32", &c);
+	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "crc32: expected 1 argument, got 0"));
+	kt_call_free(&c);
+
+	/* sha256: standard vectors, then sizes around the padding boundary and 1 MiB, all
+	 * against the host implementation */
+	uint8_t want[32];
+	hex_to_bytes(SHA256_ABC, want, 32);
+	kt_call_s(vm, "sha256", "abc", &c);
+	CHECK_CALL(&c, kt_is_bin(&c, want, 32));
+	kt_call_free(&c);
+	hex_to_bytes(SHA256_EMPTY, want, 32);
+	kt_call_s(vm, "sha256", "", &c);
+	CHECK_CALL(&c, kt_is_bin(&c, want, 32));
+	kt_call_free(&c);
+	msgpack_pack_bin_with_body(kt_args_begin(&a, 1), "", 0);
+	kt_call(vm, "sha256", &a, &c);
+	CHECK_CALL(&c, kt_is_bin(&c, want, 32));
+	kt_call_free(&c);
+
+	size_t big_n = 1u << 20;
+	uint8_t *big = malloc(big_n);
+	for (size_t i = 0; i < big_n; i++)
+		big[i] = (uint8_t)((i * 2654435761u) >> 13);
+	static const size_t sizes[] = { 1, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 1000, 4097,
+					1u << 20 };
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		host_sha256(big, sizes[i], want);
+		msgpack_pack_bin_with_body(kt_args_begin(&a, 1), big, sizes[i]);
+		kt_call(vm, "sha256", &a, &c);
+		CHECK_MSG(kt_is_bin(&c, want, 32), "sha256 of %zu bytes: %s", sizes[i], kt_describe(&c));
+		kt_call_free(&c);
+	}
+	free(big);
+
+	hp_vm_destroy(vm);
+	hp_module_close(mod);
+}
+
+/* --- calc ----------------------------------------------------------------------------------- */
+
+static void eval_ok(struct hp_vm *vm, const char *expr, double want)
+{
+	struct kt_call c;
+	kt_call_s(vm, "eval", expr, &c);
+	CHECK_MSG(kt_is_f64(&c, want), "eval(\"%s\") expected %.17g: %s", expr, want, kt_describe(&c));
+	kt_call_free(&c);
+}
+
+static void eval_err(struct hp_vm *vm, const char *expr, const char *msg)
+{
+	struct kt_call c;
+	kt_call_s(vm, "eval", expr, &c);
+	CHECK_MSG(kt_is_status(&c, 0, HP_E_GUEST_ERROR, "eval: ") &&
+			  kt_is_status(&c, 0, HP_E_GUEST_ERROR, msg),
+		  "eval(\"%s\") expected error \"%s\": %s", expr, msg, kt_describe(&c));
+	kt_call_free(&c);
+}
+
+static void test_calc(struct hp_kvm *kvm)
+{
+	struct hp_module *mod = kt_open_module(kvm, "calc", NULL);
+	struct hp_vm *vm = kt_create_vm(mod, NULL);
+	struct kt_call c;
+	struct kt_args a;
+	msgpack_packer *pk;
+
+	eval_ok(vm, "1 + 2", 3.0);
+	eval_ok(vm, "2 * (3 + 4) ^ 2 - sqrt(16)", 94.0);
+	eval_ok(vm, "1 / 4", 0.25);
+	eval_ok(vm, "1 / 3", 1.0 / 3.0);
+	eval_ok(vm, "0.1 + 0.2", 0.1 + 0.2);
+	eval_ok(vm, "7 % 3", 1.0);
+	eval_ok(vm, "-2 ^ 2", -4.0);
+	eval_ok(vm, "2 ^ 3 ^ 2", 512.0);
+	eval_ok(vm, "--3", 3.0);
+	eval_ok(vm, "+5 - -5", 10.0);
+	eval_ok(vm, "2e3 + 1.5e-1", 2000.15);
+	eval_ok(vm, ".5 * 4", 2.0);
+	eval_ok(vm, "max(3, 7) + min(1, 2)", 8.0);
+	eval_ok(vm, "abs(-2.5) + floor(1.9) + ceil(1.1)", 5.5);
+	eval_ok(vm, "hypot(5, 12)", 13.0);
+	eval_ok(vm, "pow(2, 10)", 1024.0);
+	eval_ok(vm, "pi", M_PI);
+	eval_ok(vm, "e", M_E);
+	eval_ok(vm, "ln(1) + exp(0) + sin(0) + cos(0)", 2.0);
+	eval_ok(vm, "1 / 0", INFINITY);
+	eval_ok(vm, "  ( ( 42 ) )  ", 42.0);
+
+	/* variables from a map */
+	pk = kt_args_begin(&a, 2);
+	kt_pack_cstr(pk, "x * y + 1");
+	msgpack_pack_map(pk, 2);
+	kt_pack_cstr(pk, "x");
+	msgpack_pack_int64(pk, 2);
+	kt_pack_cstr(pk, "y");
+	msgpack_pack_int64(pk, 20);
+	kt_call(vm, "eval", &a, &c);
+	CHECK_CALL(&c, kt_is_f64(&c, 41.0));
+	kt_call_free(&c);
+	pk = kt_args_begin(&a, 2);
+	kt_pack_cstr(pk, "rate * hours - tax_1");
+	msgpack_pack_map(pk, 3);
+	kt_pack_cstr(pk, "rate");
+	msgpack_pack_double(pk, 12.5);
+	kt_pack_cstr(pk, "hours");
+	msgpack_pack_int64(pk, -4);
+	kt_pack_cstr(pk, "tax_1");
+	msgpack_pack_float(pk, 0.5f);
+	kt_call(vm, "eval", &a, &c);
+	CHECK_CALL(&c, kt_is_f64(&c, -50.5));
+	kt_call_free(&c);
+	pk = kt_args_begin(&a, 2);
+	kt_pack_cstr(pk, "x + 1");
+	msgpack_pack_map(pk, 1);
+	kt_pack_cstr(pk, "x");
+	kt_pack_cstr(pk, "two");
+	kt_call(vm, "eval", &a, &c);
+	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "eval: variable is not a number"));
+	kt_call_free(&c);
+
+	/* syntax errors: GUEST_ERROR with "eval: " and the reason (and offset) */
+	eval_err(vm, "", "unexpected end of expression at offset 0");
+	eval_err(vm, "1 +", "unexpected end of expression at offset 3");
+	eval_err(vm, "(1", "expected ')'");
+	eval_err(vm, "1 2", "unexpected trailing input at offset 2");
+	eval_err(vm, "1 $ 2", "unexpected trailing input");
+	eval_err(vm, "$", "unexpected character at offset 0");
+	eval_err(vm, "foo", "unknown variable");
+	eval_err(vm, "foo(1)", "unknown function");
+	eval_err(vm, "sqrt(1, 2)", "wrong number of arguments");
+	eval_err(vm, "max(1, 2, 3)", "too many arguments");
+	char deep[1000];
+	size_t n = 0;
+	for (int i = 0; i < 300; i++)
+		deep[n++] = '(';
+	deep[n++] = '1';
+	for (int i = 0; i < 300; i++)
+		deep[n++] = ')';
+	deep[n] = '\0';
+	eval_err(vm, deep, "expression nested too deeply");
+	kt_call_i(vm, "eval", 1, &c);
+	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR,
+				    "eval: argument 1 must be a string, got an integer"));
+	kt_call_free(&c);
+	/* still fine after all the errors */
+	eval_ok(vm, "6 * 7", 42.0);
+
+	hp_vm_destroy(vm);
+	hp_module_close(mod);
+}
+
+/* --- many: 100 + 1 functions ---------------------------------------------------------------- */
+
+static void test_many(struct hp_kvm *kvm)
+{
+	struct hp_module *mod = kt_open_module(kvm, "many", NULL);
+	struct hp_vm *vm = kt_create_vm(mod, NULL);
+	struct kt_call c;
+	struct kt_args a;
+
+	CHECK_EQ_U64(hp_vm_function_count(vm), 101);
+	CHECK(hp_vm_function_name(vm, 0) && strcmp(hp_vm_function_name(vm, 0), "count_args") == 0);
+	for (uint32_t i = 1; i < hp_vm_function_count(vm); i++) {
+		const char *prev = hp_vm_function_name(vm, i - 1), *cur = hp_vm_function_name(vm, i);
+		CHECK_MSG(prev && cur && strcmp(prev, cur) < 0, "names %u, %u not sorted: %s, %s",
+			  i - 1, i, prev, cur);
+		char want[16];
+		snprintf(want, sizeof(want), "f%03u", i - 1);
+		CHECK_MSG(cur && strcmp(cur, want) == 0, "name %u is %s, expected %s", i, cur, want);
+	}
+	CHECK(hp_vm_function_name(vm, 101) == NULL);
+	for (int i = 0; i < 100; i++) {
+		char name[8];
+		snprintf(name, sizeof(name), "f%03d", i);
+		kt_call0(vm, name, &c);
+		CHECK_MSG(kt_is_i64(&c, i), "%s: %s", name, kt_describe(&c));
+		kt_call_free(&c);
+	}
+	/* and in a scattered order */
+	for (int i = 0; i < 300; i++) {
+		int k = (i * 37 + 11) % 100;
+		char name[8];
+		snprintf(name, sizeof(name), "f%03d", k);
+		kt_call0(vm, name, &c);
+		CHECK_MSG(kt_is_i64(&c, k), "%s: %s", name, kt_describe(&c));
+		kt_call_free(&c);
+	}
+	static const uint32_t counts[] = { 0, 1, 3, 100, 70000 };
+	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+		msgpack_packer *pk = kt_args_begin(&a, counts[i]);
+		for (uint32_t k = 0; k < counts[i]; k++)
+			msgpack_pack_uint32(pk, k);
+		kt_call(vm, "count_args", &a, &c);
+		CHECK_MSG(kt_is_i64(&c, counts[i]), "count_args(%u args): %s", counts[i], kt_describe(&c));
+		kt_call_free(&c);
+	}
+	/* near misses of registered names */
+	static const char *const misses[] = { "f100", "f00", "f0000", "F000", "count_arg", "count_argss" };
+	for (size_t i = 0; i < sizeof(misses) / sizeof(misses[0]); i++) {
+		kt_call0(vm, misses[i], &c);
+		char want[64];
+		snprintf(want, sizeof(want), "no function named '%s'", misses[i]);
+		CHECK_MSG(kt_is_status(&c, 0, HP_E_NO_SUCH_FUNCTION, want), "%s: %s", misses[i],
+			  kt_describe(&c));
+		kt_call_free(&c);
+	}
+
+	hp_vm_destroy(vm);
+	hp_module_close(mod);
+}
+
+/* --- many calls in one VM ------------------------------------------------------------------- */
+
+static void test_many_calls(struct hp_kvm *kvm)
+{
+	struct hp_module *mod = kt_open_module(kvm, "math", NULL);
+	struct hp_vm *vm = kt_create_vm(mod, NULL);
+	struct kt_call c;
+	int bad = 0;
+	uint64_t x = 88172645463325252ull;
+	for (int i = 0; i < 1000; i++) {
+		/* xorshift values spread over int32, so the sum never overflows int64 */
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		int64_t p = (int32_t)(uint32_t)x, q = (int32_t)(uint32_t)(x >> 32);
+		if (i % 3 == 0)
+			q = -q;
+		kt_call_ii(vm, "add", p, q, &c);
+		if (!kt_is_i64(&c, p + q)) {
+			if (bad++ < 5)
+				CHECK_MSG(0, "call %d: add(%" PRId64 ", %" PRId64 "): %s", i, p, q,
+					  kt_describe(&c));
+		}
+		kt_call_free(&c);
+	}
+	CHECK_MSG(bad == 0, "%d of 1000 calls wrong", bad);
+
+	/* Alternate functions and floats in the same VM too. */
+	bad = 0;
+	for (int i = 0; i < 200; i++) {
+		kt_call_ff(vm, "add", i * 0.5, 0.25, &c);
+		bad += !kt_is_f64(&c, i * 0.5 + 0.25);
+		kt_call_free(&c);
+		kt_call_i(vm, "fib", i % 94, &c);
+		bad += !kt_ok(&c);
+		kt_call_free(&c);
+	}
+	CHECK_MSG(bad == 0, "%d of 400 mixed calls wrong", bad);
+	hp_vm_destroy(vm);
+	hp_module_close(mod);
+}
+
+int main(int argc, char **argv)
+{
+	kt_parse_args(argc, argv);
+	test_host_sha256();
+	struct hp_kvm *kvm = kt_open_kvm();
+	test_hello(kvm);
+	test_math(kvm);
+	test_echo(kvm);
+	test_strings(kvm);
+	test_calc(kvm);
+	test_many(kvm);
+	test_many_calls(kvm);
+	hp_kvm_close(kvm);
+	CHECK_DONE();
+}
