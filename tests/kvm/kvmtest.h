@@ -348,7 +348,7 @@ static inline bool kt_is_f64(const struct kt_call *c, double v)
 static inline bool kt_is_str(const struct kt_call *c, const char *s, size_t len)
 {
 	return kt_ok(c) && c->obj.type == MSGPACK_OBJECT_STR && c->obj.via.str.size == len &&
-	       memcmp(c->obj.via.str.ptr, s, len) == 0;
+	       (len == 0 || memcmp(c->obj.via.str.ptr, s, len) == 0);
 }
 
 static inline bool kt_is_cstr(const struct kt_call *c, const char *s)
@@ -377,7 +377,7 @@ static inline const msgpack_object *kt_map_get(const msgpack_object *map, const 
 	for (uint32_t i = 0; i < map->via.map.size; i++) {
 		const msgpack_object_kv *kv = &map->via.map.ptr[i];
 		if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == strlen(key) &&
-		    memcmp(kv->key.via.str.ptr, key, kv->key.via.str.size) == 0)
+		    (kv->key.via.str.size == 0 || memcmp(kv->key.via.str.ptr, key, kv->key.via.str.size) == 0))
 			return &kv->val;
 	}
 	return NULL;
