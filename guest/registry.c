@@ -46,6 +46,13 @@ static struct entry *lookup(const char *name, size_t len)
 
 int hp_register(const char *name, hp_function fn)
 {
+	if (name && !strncmp(name, HP_RESERVED_PREFIX, sizeof(HP_RESERVED_PREFIX) - 1))
+		return -1;
+	return hp_registry_add(name, fn);
+}
+
+int hp_registry_add(const char *name, hp_function fn)
+{
 	size_t len = name ? strnlen(name, HP_FUNCTION_NAME_MAX) : 0;
 	if (sealed || !fn || len == 0 || len >= HP_FUNCTION_NAME_MAX || count >= HP_FUNCTIONS_MAX)
 		return -1;

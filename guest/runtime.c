@@ -1,6 +1,7 @@
 /* runtime.c - the guest runtime's two entry points: init (once) and dispatch (every call). */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "runtime_internal.h"
@@ -73,12 +74,31 @@ static _Noreturn void finish_error(uint32_t status, struct hp_out *out, const ch
 	finish(HP_HC_CALL_DONE, status, len);
 }
 
+/* __hp_touch(n): dirties n distinct heap pages, for the host's restore measurements. */
+static int touch_pages(const hp_args *args, hp_out *out)
+{
+	uint64_t n;
+	if (hp_args_expect(args, out, "u") < 0)
+		return -1;
+	hp_arg_u64(args, 0, &n);
+	if (n > 4096)
+		return hp_error(out, HP_TOUCH_FUNCTION ": at most 4096 pages");
+	volatile uint8_t *p = malloc(n * 4096 + 4096);
+	if (!p)
+		return hp_error(out, HP_TOUCH_FUNCTION ": out of memory");
+	for (uint64_t i = 0; i < n; i++)
+		p[i * 4096] = (uint8_t)i;
+	free((void *)p);
+	return hp_ret_u64(out, n);
+}
+
 void hp_runtime_init(void)
 {
 	if (HP_CB->magic != HP_CALL_BLOCK_MAGIC || HP_CB->abi_version != HP_ABI_VERSION)
 		hp_panic("guest runtime: call block magic/ABI version mismatch (ABI %d)",
 			 HP_ABI_VERSION);
 	hp_heap_init((uintptr_t)HP_CB->heap_start, (size_t)HP_CB->heap_size);
+	hp_registry_add(HP_TOUCH_FUNCTION, touch_pages);
 	run_constructors();
 	hp_module_init();
 	hp_registry_seal();

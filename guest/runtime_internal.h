@@ -29,6 +29,7 @@ void hp_log_flush(void);
 void hp_heap_init(uintptr_t start, size_t size);
 
 /* registry.c */
+int hp_registry_add(const char *name, hp_function fn); /* no reserved-prefix check */
 hp_function hp_registry_find(const char *name, size_t len);
 void hp_registry_seal(void);
 int hp_registry_pack_names(msgpack_packer *pk);

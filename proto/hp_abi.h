@@ -75,6 +75,16 @@
 #define HP_HC_ABORT     5 /* abort_len bytes of message are in abort_msg */
 #define HP_HC_FAULT     6 /* core only: a CPU exception; details in registers (arch) */
 
+/* cpu_flags (its offset is needed by assembly entry code, hence a literal, checked below) */
+#define HP_CB_CPU_FLAGS_OFF 80
+#define HP_CPU_XSAVE 1 /* x86_64: XSAVE is enabled (CR4.OSXSAVE), xrstor may be used */
+
+/* A function every runtime registers, used by the host to measure restore strategies at module
+ * load: __hp_touch(n) writes one byte in each of n distinct heap pages. Module functions may
+ * not use the "__hp_" prefix. */
+#define HP_TOUCH_FUNCTION "__hp_touch"
+#define HP_RESERVED_PREFIX "__hp_"
+
 #define HP_LOG_STDOUT 1
 #define HP_LOG_STDERR 2
 
@@ -95,6 +105,8 @@ struct hp_call_block {
 	uint64_t heap_start, heap_size;
 	uint64_t stack_top;
 	uint64_t log_addr, log_size;
+	uint32_t cpu_flags; /* HP_CPU_*: what the entry code may use to reset CPU state */
+	uint32_t reserved1;
 
 	/* guest -> host at HP_HC_INIT_DONE */
 	uint64_t dispatch_entry;
@@ -118,6 +130,8 @@ struct hp_call_block {
 };
 
 _Static_assert(sizeof(struct hp_call_block) <= HP_PAGE_SIZE, "call block must fit one page");
+_Static_assert(__builtin_offsetof(struct hp_call_block, cpu_flags) == HP_CB_CPU_FLAGS_OFF,
+	       "HP_CB_CPU_FLAGS_OFF must match the call block");
 #endif /* __ASSEMBLER__ */
 
 #endif

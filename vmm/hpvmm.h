@@ -10,6 +10,7 @@
 #ifndef HPVMM_H
 #define HPVMM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,28 @@
 struct hp_kvm;
 struct hp_module;
 struct hp_vm;
+
+/* How a VM cloned from a snapshot is put back after a call: which pages were written is found
+ * with KVM's dirty log or with the kernel's page map (pages of the private mapping that stopped
+ * being the snapshot's); they are put back by copying from the snapshot (they stay mapped) or
+ * with MADV_DONTNEED (dropped, refaulted from the snapshot when touched). Every combination is
+ * exact; they differ in cost by host (write-protect faults and refaults are ~20 us per page
+ * under PVM, much less on hardware KVM). AUTO measures them at module load. */
+enum hp_restore_strategy {
+	HP_RESTORE_AUTO = 0,
+	HP_RESTORE_DIRTYLOG_MEMCPY,
+	HP_RESTORE_DIRTYLOG_MADVISE,
+	HP_RESTORE_PAGEMAP_MEMCPY,
+	HP_RESTORE_PAGEMAP_MADVISE,
+	HP_RESTORE_STRATEGIES
+};
+const char *hp_restore_strategy_name(int strategy);
+int hp_restore_strategy_parse(const char *name); /* -1 if unknown */
+
+struct hp_restore_measurement {
+	bool measured, usable;
+	double call_us;   /* median of __hp_touch(16) + restore, microseconds */
+};
 
 int hp_kvm_open(struct hp_kvm **out, struct hp_error *err);
 void hp_kvm_close(struct hp_kvm *kvm);
@@ -36,25 +59,86 @@ const struct hp_layout *hp_module_layout(const struct hp_module *mod);
 /* Guest output (printf to stdout / stderr) as it arrives, in order. */
 typedef void (*hp_log_fn)(void *ctx, int stream, const char *bytes, size_t len);
 
-/* Creates a VM of the module, loads it and runs the module's init to completion. */
+/* Runs the module's init once in a template VM and freezes the result into a sealed memfd
+ * snapshot; with HP_RESTORE_AUTO also measures the restore strategies. Idempotent and
+ * thread-safe; hp_vm_create calls it when needed. `log` receives init's output. */
+int hp_module_snapshot(struct hp_module *mod, hp_log_fn log, void *log_ctx, struct hp_error *err);
+int hp_module_restore_strategy(struct hp_module *mod); /* after the snapshot */
+const struct hp_restore_measurement *hp_module_restore_measurements(struct hp_module *mod);
+uint64_t hp_module_snapshot_bytes(struct hp_module *mod); /* guest memory size of the snapshot */
+
+/* Creates a VM cloned from the module's snapshot (made first if needed): init does not run
+ * again, and untouched memory is shared with every other VM of the module. */
 int hp_vm_create(struct hp_module *mod, hp_log_fn log, void *log_ctx, struct hp_vm **out,
 		 struct hp_error *err);
+/* The same with an explicit restore strategy (tests and benchmarks compare them). */
+int hp_vm_create_with(struct hp_module *mod, int strategy, hp_log_fn log, void *log_ctx,
+		      struct hp_vm **out, struct hp_error *err);
+/* A VM that loads the module and runs init itself, with private memory and no snapshot
+ * (the cold path; its calls are not restored). */
+int hp_vm_create_cold(struct hp_module *mod, hp_log_fn log, void *log_ctx, struct hp_vm **out,
+		      struct hp_error *err);
 void hp_vm_destroy(struct hp_vm *vm);
 
-/* Functions the module registered, sorted by name (strings owned by the VM). */
+/* Puts a cloned VM back to the snapshot now: every page the last calls may have written and
+ * the vCPU state. hp_vm_call does it itself before a call when needed; pools do it when a VM
+ * is returned. On failure the VM refuses further calls and must be destroyed. */
+int hp_vm_restore(struct hp_vm *vm, struct hp_error *err);
+
+struct hp_vm_memory {
+	uint64_t guest_bytes;   /* size of guest memory (mostly shared or untouched) */
+	uint64_t private_bytes; /* pages this VM holds privately (written since created) */
+	uint64_t last_restore_pages;
+};
+int hp_vm_memory(struct hp_vm *vm, struct hp_vm_memory *m, struct hp_error *err);
+
+/* Where this VM's guest output goes from now on. */
+void hp_vm_set_log(struct hp_vm *vm, hp_log_fn log, void *log_ctx);
+
+/* Functions the module registered, sorted by name (owned by the module). */
 uint32_t hp_vm_function_count(const struct hp_vm *vm);
 const char *hp_vm_function_name(const struct hp_vm *vm, uint32_t i);
 
 struct hp_call_result {
 	int status;             /* HP_OK, or a guest-reported status (HP_E_GUEST_ERROR, ...) */
 	const uint8_t *output;  /* HP_OK: one msgpack object; else: a UTF-8 message */
-	size_t output_len;      /* valid until the next call on this VM */
+	size_t output_len;
 };
 
-/* Calls `name` with `args` (one msgpack array). Returns 0 when the guest finished the call
+/* Calls `name` with `args` (one msgpack array). On a cloned VM the call starts from the
+ * snapshot state. The output stays valid until the next call or restore of this VM.
+ * Returns 0 when the guest finished the call
  * (res->status says how: the function's result or its error), -1 when the call did not finish
  * normally (abort, fault, protocol violation, KVM failure: err says which). */
 int hp_vm_call(struct hp_vm *vm, const char *name, size_t name_len, const void *args,
 	       size_t args_len, struct hp_call_result *res, struct hp_error *err);
+
+/* --- pools: ready VMs of one module ------------------------------------------------------- */
+
+struct hp_pool;
+
+/* A pool of VMs cloned from the module's snapshot: `initial` are created now, at most `max`
+ * exist at once. Thread-safe. `log` is each VM's initial log callback. */
+int hp_pool_create(struct hp_module *mod, unsigned initial, unsigned max, hp_log_fn log,
+		   void *log_ctx, struct hp_pool **out, struct hp_error *err);
+/* Every VM must have been put back. */
+void hp_pool_destroy(struct hp_pool *pool);
+
+/* A ready VM: an idle one, or a new one while fewer than `max` exist; HP_E_LIMIT when all
+ * `max` are busy. */
+int hp_pool_get(struct hp_pool *pool, struct hp_vm **vm, struct hp_error *err);
+/* Returns a VM: it is restored to the snapshot first; one that fails to restore is destroyed,
+ * never handed out again. */
+void hp_pool_put(struct hp_pool *pool, struct hp_vm *vm);
+/* Grows or shrinks the idle VMs to `idle` (within max). */
+int hp_pool_resize(struct hp_pool *pool, unsigned idle, struct hp_error *err);
+
+struct hp_pool_stats {
+	unsigned idle, busy, max;
+	uint64_t created, destroyed, restore_failures;
+	uint64_t snapshot_bytes;      /* guest memory of the snapshot, shared by all VMs */
+	uint64_t idle_private_bytes;  /* pages the idle VMs hold privately */
+};
+int hp_pool_stats(struct hp_pool *pool, struct hp_pool_stats *st, struct hp_error *err);
 
 #endif

@@ -5,6 +5,9 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <sys/mman.h>
+
+#include "pagemap_scan.h"
 #include "vm_internal.h"
 
 static const struct {
@@ -25,6 +28,24 @@ static int check_caps(int fd, struct hp_error *err)
 				       required_caps[i].name);
 	}
 	return 0;
+}
+
+/* Finding a VM's written pages through the page map needs /proc/self/pagemap; whether the
+ * PAGEMAP_SCAN ioctl (Linux >= 6.7) works is probed once on a scratch mapping. */
+static void open_pagemap(struct hp_kvm *kvm)
+{
+	kvm->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (kvm->pagemap_fd < 0)
+		return;
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return;
+	struct page_region r;
+	struct pm_scan_arg arg = { .size = sizeof(arg), .start = (uintptr_t)p,
+				   .end = (uintptr_t)p + 4096, .vec = (uintptr_t)&r, .vec_len = 1,
+				   .category_anyof_mask = PAGE_IS_PRESENT, .return_mask = PAGE_IS_PRESENT };
+	kvm->pagemap_scan = ioctl(kvm->pagemap_fd, PAGEMAP_SCAN, &arg) >= 0;
+	munmap(p, 4096);
 }
 
 int hp_kvm_open(struct hp_kvm **out, struct hp_error *err)
@@ -54,6 +75,7 @@ int hp_kvm_open(struct hp_kvm **out, struct hp_error *err)
 	}
 	kvm->fd = fd;
 	kvm->run_mmap_size = (size_t)size;
+	open_pagemap(kvm);
 	if (hp_arch_kvm_init(kvm, err)) {
 		close(fd);
 		free(kvm);
@@ -68,6 +90,8 @@ void hp_kvm_close(struct hp_kvm *kvm)
 	if (!kvm)
 		return;
 	hp_arch_kvm_fini(kvm);
+	if (kvm->pagemap_fd >= 0)
+		close(kvm->pagemap_fd);
 	close(kvm->fd);
 	free(kvm);
 }

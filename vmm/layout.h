@@ -13,6 +13,7 @@ struct hp_module_config {
 	uint64_t output_size; /* 0: HP_DEFAULT_OUTPUT_SIZE */
 	uint64_t heap_size;   /* 0: HP_DEFAULT_HEAP_SIZE */
 	uint64_t stack_size;  /* 0: HP_DEFAULT_STACK_SIZE */
+	int restore;          /* enum hp_restore_strategy, 0 (AUTO): measured at load */
 };
 
 struct hp_layout {

@@ -64,7 +64,12 @@ static int module_init(struct hp_module *mod, const struct hp_module_config *cfg
 		memcpy(msg, err->message, sizeof(msg));
 		return hp_fail(err, HP_E_BAD_ELF, "%s: %.400s", mod->name, msg);
 	}
-	if (hp_layout_compute(cfg ? cfg : &defaults, core_size, &mod->img, &mod->layout, err))
+	if (!cfg)
+		cfg = &defaults;
+	if (cfg->restore < 0 || cfg->restore >= HP_RESTORE_STRATEGIES)
+		return hp_fail(err, HP_E_INVALID, "unknown restore strategy %d", cfg->restore);
+	mod->restore_config = cfg->restore;
+	if (hp_layout_compute(cfg, core_size, &mod->img, &mod->layout, err))
 		return -1;
 	mod->nregions = hp_layout_regions(&mod->layout, &mod->img, mod->regions);
 	return 0;
@@ -84,6 +89,8 @@ static int module_new(struct hp_kvm *kvm, const char *name, uint8_t *file, size_
 	}
 	mod->kvm = kvm;
 	mod->name = copy;
+	pthread_mutex_init(&mod->lock, NULL);
+	pthread_mutex_init(&mod->snap_lock, NULL);
 	mod->file = file;
 	mod->file_size = size;
 	if (module_init(mod, cfg, err)) {
@@ -122,6 +129,12 @@ void hp_module_close(struct hp_module *mod)
 {
 	if (!mod)
 		return;
+	hp_snapshot_free(mod->snap);
+	for (uint32_t i = 0; i < mod->nfunctions; i++)
+		free(mod->functions[i]);
+	free(mod->functions);
+	pthread_mutex_destroy(&mod->lock);
+	pthread_mutex_destroy(&mod->snap_lock);
 	free(mod->file);
 	free(mod->name);
 	free(mod);

@@ -15,11 +15,10 @@
 
 #include "vm_internal.h"
 
-static int create_memory(struct hp_vm *vm, struct hp_error *err)
+/* Guest memory of a fresh VM: its own memfd (the template of a snapshot), mapped shared. */
+static int create_memory(struct hp_vm *vm, int memfd, struct hp_error *err)
 {
-	vm->mem_fd = memfd_create("hyperpool-guest", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (vm->mem_fd < 0)
-		return hp_fail_errno(err, HP_E_SYSTEM, "memfd_create");
+	vm->mem_fd = memfd;
 	if (ftruncate(vm->mem_fd, (off_t)vm->mem_size) < 0)
 		return hp_fail_errno(err, HP_E_SYSTEM, "ftruncate guest memory to %llu bytes",
 				     (unsigned long long)vm->mem_size);
@@ -31,13 +30,26 @@ static int create_memory(struct hp_vm *vm, struct hp_error *err)
 	return 0;
 }
 
-static int create_kvm_vm(struct hp_vm *vm, struct hp_error *err)
+/* Guest memory of a clone: a private mapping of the sealed snapshot. Pages the VM only reads
+ * stay the page cache's, shared by every VM of the module; a write copies that one page. */
+static int clone_memory(struct hp_vm *vm, const struct hp_snapshot *snap, struct hp_error *err)
+{
+	void *p = mmap(NULL, snap->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, snap->memfd, 0);
+	if (p == MAP_FAILED)
+		return hp_fail_errno(err, HP_E_SYSTEM, "mmap the snapshot");
+	vm->mem = p;
+	vm->cb = (volatile struct hp_call_block *)(void *)(vm->mem + HP_GPA_CONTROL);
+	return 0;
+}
+
+static int create_kvm_vm(struct hp_vm *vm, bool log_dirty, struct hp_error *err)
 {
 	vm->vm_fd = ioctl(vm->kvm->fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0)
 		return hp_fail_errno(err, HP_E_KVM, "KVM_CREATE_VM");
 	struct kvm_userspace_memory_region slot = {
 		.slot = 0,
+		.flags = log_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0,
 		.guest_phys_addr = 0,
 		.memory_size = vm->mem_size,
 		.userspace_addr = (uint64_t)(uintptr_t)vm->mem,
@@ -77,6 +89,7 @@ static int load_images(struct hp_vm *vm, struct hp_error *err)
 	cb->stack_top = l->stack_top;
 	cb->log_addr = HP_GPA_LOG;
 	cb->log_size = HP_LOG_BUF_SIZE;
+	cb->cpu_flags = hp_arch_cpu_flags(vm->kvm);
 	return 0;
 }
 
@@ -160,7 +173,15 @@ static bool in_exec_segment(const struct hp_elf_image *img, uint64_t addr)
 	return false;
 }
 
-/* The guest's init leaves its function names in the output buffer as a msgpack array. */
+static void free_names(char **names, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* The guest's init leaves its function names in the output buffer as a msgpack array. The
+ * first init of a module records them in the module (later inits of cold VMs just check). */
 static int read_function_list(struct hp_vm *vm, struct hp_error *err)
 {
 	uint32_t len = vm->cb->output_len;
@@ -169,6 +190,8 @@ static int read_function_list(struct hp_vm *vm, struct hp_error *err)
 	msgpack_unpacked msg;
 	msgpack_unpacked_init(&msg);
 	size_t off = 0;
+	char **names = NULL;
+	uint32_t n = 0;
 	int rc = -1;
 	if (msgpack_unpack_next(&msg, (const char *)vm->mem + HP_GPA_OUTPUT, len, &off) !=
 		    MSGPACK_UNPACK_SUCCESS ||
@@ -177,28 +200,41 @@ static int read_function_list(struct hp_vm *vm, struct hp_error *err)
 		hp_fail(err, HP_E_GUEST_PROTOCOL, "init did not return a valid function list");
 		goto out;
 	}
-	uint32_t n = msg.data.via.array.size;
-	vm->functions = calloc(n ? n : 1, sizeof(char *));
-	if (!vm->functions) {
+	names = calloc(msg.data.via.array.size + 1, sizeof(char *));
+	if (!names) {
 		hp_fail(err, HP_E_NO_MEMORY, "out of memory");
 		goto out;
 	}
-	for (uint32_t i = 0; i < n; i++) {
+	for (uint32_t i = 0; i < msg.data.via.array.size; i++) {
 		const msgpack_object *o = &msg.data.via.array.ptr[i];
 		if (o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 ||
-		    o->via.str.size >= HP_FUNCTION_NAME_MAX) {
+		    o->via.str.size >= HP_FUNCTION_NAME_MAX || memchr(o->via.str.ptr, 0, o->via.str.size)) {
 			hp_fail(err, HP_E_GUEST_PROTOCOL, "function name %u in the init list is invalid", i);
 			goto out;
 		}
-		vm->functions[i] = strndup(o->via.str.ptr, o->via.str.size);
-		if (!vm->functions[i]) {
+		/* The runtime's own functions are callable but not listed. */
+		if (o->via.str.size >= sizeof(HP_RESERVED_PREFIX) - 1 &&
+		    !memcmp(o->via.str.ptr, HP_RESERVED_PREFIX, sizeof(HP_RESERVED_PREFIX) - 1))
+			continue;
+		names[n] = strndup(o->via.str.ptr, o->via.str.size);
+		if (!names[n]) {
 			hp_fail(err, HP_E_NO_MEMORY, "out of memory");
 			goto out;
 		}
-		vm->nfunctions = i + 1;
+		n++;
 	}
+	struct hp_module *mod = (struct hp_module *)vm->mod;
+	pthread_mutex_lock(&mod->lock);
+	if (!mod->functions) {
+		mod->functions = names;
+		mod->nfunctions = n;
+		names = NULL;
+	}
+	pthread_mutex_unlock(&mod->lock);
 	rc = 0;
 out:
+	if (names)
+		free_names(names, n);
 	msgpack_unpacked_destroy(&msg);
 	return rc;
 }
@@ -218,20 +254,33 @@ static int run_init(struct hp_vm *vm, struct hp_error *err)
 	return hp_arch_after_init(vm, err);
 }
 
-int hp_vm_create(struct hp_module *mod, hp_log_fn log, void *log_ctx, struct hp_vm **out,
-		 struct hp_error *err)
+static struct hp_vm *vm_alloc(struct hp_module *mod, hp_log_fn log, void *log_ctx,
+			      struct hp_error *err)
 {
 	struct hp_vm *vm = calloc(1, sizeof(*vm));
-	if (!vm)
-		return hp_fail(err, HP_E_NO_MEMORY, "out of memory");
+	if (!vm) {
+		hp_fail(err, HP_E_NO_MEMORY, "out of memory");
+		return NULL;
+	}
 	vm->mod = mod;
 	vm->kvm = mod->kvm;
 	vm->vm_fd = vm->vcpu_fd = vm->mem_fd = -1;
 	vm->mem_size = mod->layout.mem_size;
 	vm->log = log;
 	vm->log_ctx = log_ctx;
-	if (create_memory(vm, err) || create_kvm_vm(vm, err) || load_images(vm, err) ||
-	    hp_arch_vm_setup(vm, err) || run_init(vm, err)) {
+	return vm;
+}
+
+int hp_vm_create_fresh(struct hp_module *mod, hp_log_fn log, void *log_ctx, int memfd,
+		       struct hp_vm **out, struct hp_error *err)
+{
+	struct hp_vm *vm = vm_alloc(mod, log, log_ctx, err);
+	if (!vm) {
+		close(memfd);
+		return -1;
+	}
+	if (create_memory(vm, memfd, err) || create_kvm_vm(vm, false, err) ||
+	    load_images(vm, err) || hp_arch_vm_setup(vm, err) || run_init(vm, err)) {
 		hp_vm_destroy(vm);
 		return -1;
 	}
@@ -239,35 +288,126 @@ int hp_vm_create(struct hp_module *mod, hp_log_fn log, void *log_ctx, struct hp_
 	return 0;
 }
 
+int hp_vm_create_cold(struct hp_module *mod, hp_log_fn log, void *log_ctx, struct hp_vm **out,
+		      struct hp_error *err)
+{
+	int fd = memfd_create("hyperpool-guest", MFD_CLOEXEC);
+	if (fd < 0)
+		return hp_fail_errno(err, HP_E_SYSTEM, "memfd_create");
+	return hp_vm_create_fresh(mod, log, log_ctx, fd, out, err);
+}
+
+static int alloc_dirty_bitmap(struct hp_vm *vm, struct hp_error *err)
+{
+	uint64_t pages = vm->mem_size / HP_PAGE_SIZE;
+	vm->dirty_bitmap = calloc((pages + 63) / 64, sizeof(uint64_t));
+	return vm->dirty_bitmap ? 0 : hp_fail(err, HP_E_NO_MEMORY, "out of memory");
+}
+
+int hp_vm_create_clone(struct hp_module *mod, int restore, hp_log_fn log, void *log_ctx,
+		       struct hp_vm **out, struct hp_error *err)
+{
+	struct hp_vm *vm = vm_alloc(mod, log, log_ctx, err);
+	if (!vm)
+		return -1;
+	const struct hp_snapshot *snap = mod->snap;
+	bool dirty_log = hp_restore_uses_dirty_log(restore);
+	vm->snap = snap;
+	vm->restore = restore;
+	vm->dispatch_entry = snap->dispatch_entry;
+	if (clone_memory(vm, snap, err) || (dirty_log && alloc_dirty_bitmap(vm, err)) ||
+	    create_kvm_vm(vm, dirty_log, err) || hp_arch_clone_setup(vm, snap->arch, err)) {
+		hp_vm_destroy(vm);
+		return -1;
+	}
+	*out = vm;
+	return 0;
+}
+
+int hp_vm_create_with(struct hp_module *mod, int strategy, hp_log_fn log, void *log_ctx,
+		      struct hp_vm **out, struct hp_error *err)
+{
+	if (strategy < 0 || strategy >= HP_RESTORE_STRATEGIES)
+		return hp_fail(err, HP_E_INVALID, "unknown restore strategy %d", strategy);
+	if (hp_module_snapshot(mod, log, log_ctx, err))
+		return -1;
+	if (strategy == HP_RESTORE_AUTO)
+		strategy = hp_module_restore_strategy(mod);
+	return hp_vm_create_clone(mod, strategy, log, log_ctx, out, err);
+}
+
+int hp_vm_create(struct hp_module *mod, hp_log_fn log, void *log_ctx, struct hp_vm **out,
+		 struct hp_error *err)
+{
+	return hp_vm_create_with(mod, HP_RESTORE_AUTO, log, log_ctx, out, err);
+}
+
+void hp_vm_set_log(struct hp_vm *vm, hp_log_fn log, void *log_ctx)
+{
+	vm->log = log;
+	vm->log_ctx = log_ctx;
+}
+
+void hp_vm_release_memory(struct hp_vm *vm)
+{
+	if (vm->mem)
+		munmap(vm->mem, vm->mem_size);
+	vm->mem = NULL;
+	vm->cb = NULL;
+}
+
 void hp_vm_destroy(struct hp_vm *vm)
 {
 	if (!vm)
 		return;
 	hp_arch_vm_fini(vm);
-	for (uint32_t i = 0; i < vm->nfunctions; i++)
-		free(vm->functions[i]);
-	free(vm->functions);
 	if (vm->run)
 		munmap(vm->run, vm->kvm->run_mmap_size);
 	if (vm->vcpu_fd >= 0)
 		close(vm->vcpu_fd);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
-	if (vm->mem)
-		munmap(vm->mem, vm->mem_size);
+	hp_vm_release_memory(vm);
 	if (vm->mem_fd >= 0)
 		close(vm->mem_fd);
+	free(vm->dirty_bitmap);
 	free(vm);
+}
+
+int hp_vm_restore(struct hp_vm *vm, struct hp_error *err)
+{
+	if (vm->broken)
+		return hp_fail(err, HP_E_SYSTEM, "this VM failed to restore and must be destroyed");
+	if (!vm->snap)
+		return hp_fail(err, HP_E_INVALID, "a cold VM has no snapshot to restore");
+	if (!vm->needs_restore)
+		return 0;
+	if (hp_restore_pages(vm, err)) {
+		vm->broken = true;
+		return -1;
+	}
+	vm->needs_restore = false;
+	vm->host_input_len = 0;
+	return 0;
+}
+
+int hp_vm_memory(struct hp_vm *vm, struct hp_vm_memory *m, struct hp_error *err)
+{
+	(void)err;
+	m->guest_bytes = vm->mem_size;
+	m->private_bytes = hp_restore_private_pages(vm) * HP_PAGE_SIZE;
+	m->last_restore_pages = vm->pages_restored;
+	return 0;
 }
 
 uint32_t hp_vm_function_count(const struct hp_vm *vm)
 {
-	return vm->nfunctions;
+	return vm->mod->nfunctions;
 }
 
 const char *hp_vm_function_name(const struct hp_vm *vm, uint32_t i)
 {
-	return i < vm->nfunctions ? vm->functions[i] : NULL;
+	return i < vm->mod->nfunctions ? vm->mod->functions[i] : NULL;
 }
 
 static bool guest_status_valid(uint32_t status)
@@ -289,12 +429,19 @@ int hp_vm_call(struct hp_vm *vm, const char *name, size_t name_len, const void *
 	       size_t args_len, struct hp_call_result *res, struct hp_error *err)
 {
 	const struct hp_layout *l = &vm->mod->layout;
+	if (vm->broken)
+		return hp_fail(err, HP_E_SYSTEM, "this VM failed to restore and must be destroyed");
+	if (vm->snap && hp_vm_restore(vm, err))
+		return -1;
 	if (name_len == 0 || name_len >= HP_FUNCTION_NAME_MAX)
 		return hp_fail(err, HP_E_INVALID, "function name must be 1 to %u bytes",
 			       HP_FUNCTION_NAME_MAX - 1);
 	if (args_len > l->input_size - name_len)
 		return hp_fail(err, HP_E_LIMIT, "arguments of %zu bytes exceed the input buffer (%llu bytes)",
 			       args_len, (unsigned long long)(l->input_size - name_len));
+	vm->needs_restore = true;
+	vm->calls++;
+	vm->host_input_len = name_len + args_len;
 	memcpy(vm->mem + HP_GPA_INPUT, name, name_len);
 	memcpy(vm->mem + HP_GPA_INPUT + name_len, args, args_len);
 	vm->cb->name_len = (uint32_t)name_len;

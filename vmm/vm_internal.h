@@ -3,6 +3,7 @@
 #define HP_VM_INTERNAL_H
 
 #include <linux/kvm.h>
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "elf.h"
@@ -13,7 +14,18 @@
 struct hp_kvm {
 	int fd;
 	size_t run_mmap_size;
+	int pagemap_fd;      /* /proc/self/pagemap, for finding a VM's private pages */
+	bool pagemap_scan;   /* the PAGEMAP_SCAN ioctl works (Linux >= 6.7) */
 	void *arch; /* arch-private: e.g. the CPUID table to give every vCPU */
+};
+
+/* The frozen state of a module after init, shared by every VM cloned from it. */
+struct hp_snapshot {
+	int memfd;          /* sealed: F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL */
+	const uint8_t *map; /* read-only shared mapping of it: the source for restores */
+	uint64_t size;
+	uint64_t dispatch_entry;
+	void *arch;         /* arch vCPU state to start every clone with */
 };
 
 struct hp_module {
@@ -25,6 +37,15 @@ struct hp_module {
 	struct hp_layout layout;
 	struct hp_region regions[HP_MAX_REGIONS];
 	unsigned nregions;
+	int restore_config; /* enum hp_restore_strategy from the config (AUTO: measure) */
+
+	pthread_mutex_t lock; /* guards the function list */
+	char **functions;     /* from the first init, sorted */
+	uint32_t nfunctions;
+	pthread_mutex_t snap_lock; /* guards the snapshot and the strategy */
+	struct hp_snapshot *snap;
+	int restore;          /* the strategy clones use */
+	struct hp_restore_measurement measured[HP_RESTORE_STRATEGIES];
 };
 
 struct hp_vm {
@@ -38,9 +59,17 @@ struct hp_vm {
 	uint64_t dispatch_entry;
 	hp_log_fn log;
 	void *log_ctx;
-	char **functions;
-	uint32_t nfunctions;
 	void *arch; /* arch-private vCPU state */
+
+	/* Restore: only for VMs cloned from a snapshot. */
+	const struct hp_snapshot *snap;
+	int restore;            /* enum hp_restore_strategy */
+	bool needs_restore;     /* a call ran since the last restore */
+	bool broken;            /* a restore failed: the VM must be destroyed */
+	uint64_t host_input_len;/* bytes the host wrote into the input buffer since the restore */
+	uint64_t *dirty_bitmap; /* KVM_GET_DIRTY_LOG buffer (dirty-log strategies) */
+	uint64_t pages_restored;/* by the last restore */
+	uint64_t calls;
 };
 
 /* What the arch made of a KVM exit. */
@@ -77,5 +106,32 @@ void hp_arch_prepare_call(struct hp_vm *vm);
 
 /* Decodes the exit in vm->run. */
 void hp_arch_decode_exit(struct hp_vm *vm, struct hp_exit *ex);
+
+/* HP_CPU_* flags for the call block: what the guest's entry code may use. */
+uint32_t hp_arch_cpu_flags(const struct hp_kvm *kvm);
+
+/* Snapshot support: record the vCPU state after init / start a clone's vCPU from it. */
+int hp_arch_capture(struct hp_vm *vm, void **state, struct hp_error *err);
+int hp_arch_clone_setup(struct hp_vm *vm, const void *state, struct hp_error *err);
+void hp_arch_state_free(void *state);
+
+/* --- generic internals --------------------------------------------------------------------- */
+
+/* vm.c */
+int hp_vm_create_fresh(struct hp_module *mod, hp_log_fn log, void *log_ctx, int memfd,
+		       struct hp_vm **out, struct hp_error *err);
+int hp_vm_create_clone(struct hp_module *mod, int restore, hp_log_fn log, void *log_ctx,
+		       struct hp_vm **out, struct hp_error *err);
+void hp_vm_release_memory(struct hp_vm *vm); /* for the template: drops the guest mapping */
+
+/* snapshot.c */
+int hp_snapshot_create(struct hp_module *mod, hp_log_fn log, void *log_ctx, struct hp_error *err);
+void hp_snapshot_free(struct hp_snapshot *snap);
+
+/* restore.c */
+int hp_restore_pages(struct hp_vm *vm, struct hp_error *err);
+uint64_t hp_restore_private_pages(struct hp_vm *vm);
+bool hp_restore_uses_dirty_log(int strategy);
+int hp_restore_measure(struct hp_module *mod, hp_log_fn log, void *log_ctx, struct hp_error *err);
 
 #endif

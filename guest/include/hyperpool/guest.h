@@ -43,8 +43,9 @@ typedef struct hp_out hp_out;
  * hp_out_packer), or -1 after hp_error(). Returning 0 without a result sends nil. */
 typedef int (*hp_function)(const hp_args *args, hp_out *out);
 
-/* Registers `fn` under `name` (1..HP_FUNCTION_NAME_MAX-1 bytes). Call it from HP_MODULE_INIT or
- * a constructor. Returns 0, or -1 if the name is invalid, taken, or the table is full. */
+/* Registers `fn` under `name` (1..HP_FUNCTION_NAME_MAX-1 bytes, not starting with "__hp_",
+ * which the runtime keeps for itself). Call it from HP_MODULE_INIT or a constructor. Returns 0,
+ * or -1 if the name is invalid, reserved, taken, or the table is full. */
 int hp_register(const char *name, hp_function fn);
 
 /* The module's init function, run once before the VM is snapshotted. */

@@ -49,7 +49,14 @@ struct x86_kvm {
 
 struct x86_vcpu {
 	struct kvm_sregs user_sregs; /* CPL3 state captured after init */
-	bool sregs_dirty;            /* the last exit left CPL3 (a fault): restore sregs too */
+	struct kvm_vcpu_events events; /* no pending exception/interrupt/NMI */
+};
+
+/* What a clone's vCPU starts from: the template's state after init. */
+struct x86_state {
+	struct kvm_sregs sregs;
+	struct kvm_vcpu_events events;
+	struct kvm_xsave xsave; /* the legacy 4 KiB area is enough for x87/SSE/AVX */
 };
 
 uint16_t hp_arch_elf_machine(void)
@@ -214,6 +221,18 @@ static int setup_xcr0(struct hp_vm *vm, struct hp_error *err)
 	return 0;
 }
 
+static struct x86_vcpu *vcpu_new(struct hp_vm *vm, struct hp_error *err)
+{
+	struct x86_vcpu *v = calloc(1, sizeof(*v));
+	if (!v) {
+		hp_fail(err, HP_E_NO_MEMORY, "out of memory");
+		return NULL;
+	}
+	vm->arch = v;
+	vm->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
+	return v;
+}
+
 int hp_arch_vm_setup(struct hp_vm *vm, struct hp_error *err)
 {
 	struct x86_kvm *x = vm->kvm->arch;
@@ -245,10 +264,57 @@ int hp_arch_vm_setup(struct hp_vm *vm, struct hp_error *err)
 	if (ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs) < 0)
 		return hp_fail_errno(err, HP_E_KVM, "KVM_SET_REGS");
 
-	vm->arch = calloc(1, sizeof(struct x86_vcpu));
-	if (!vm->arch)
+	return vcpu_new(vm, err) ? 0 : -1;
+}
+
+uint32_t hp_arch_cpu_flags(const struct hp_kvm *kvm)
+{
+	const struct x86_kvm *x = kvm->arch;
+	return x->xsave ? HP_CPU_XSAVE : 0;
+}
+
+int hp_arch_capture(struct hp_vm *vm, void **state, struct hp_error *err)
+{
+	struct x86_vcpu *v = vm->arch;
+	struct x86_state *s = calloc(1, sizeof(*s));
+	if (!s)
 		return hp_fail(err, HP_E_NO_MEMORY, "out of memory");
-	vm->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
+	s->sregs = v->user_sregs;
+	if (ioctl(vm->vcpu_fd, KVM_GET_VCPU_EVENTS, &s->events) < 0 ||
+	    ioctl(vm->vcpu_fd, KVM_GET_XSAVE, &s->xsave) < 0) {
+		free(s);
+		return hp_fail_errno(err, HP_E_KVM, "reading the vCPU state after init");
+	}
+	*state = s;
+	return 0;
+}
+
+void hp_arch_state_free(void *state)
+{
+	free(state);
+}
+
+/* A clone starts at CPL3 with the template's segment, control and FPU state; registers come
+ * with each call through sync_regs. */
+int hp_arch_clone_setup(struct hp_vm *vm, const void *state, struct hp_error *err)
+{
+	const struct x86_state *s = state;
+	struct x86_kvm *x = vm->kvm->arch;
+	struct x86_vcpu *v = vcpu_new(vm, err);
+	if (!v)
+		return -1;
+	v->user_sregs = s->sregs;
+	v->events = s->events;
+	if (ioctl(vm->vcpu_fd, KVM_SET_CPUID2, x->cpuid) < 0)
+		return hp_fail_errno(err, HP_E_KVM, "KVM_SET_CPUID2");
+	if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &s->sregs) < 0)
+		return hp_fail_errno(err, HP_E_KVM, "KVM_SET_SREGS (clone)");
+	if (setup_xcr0(vm, err))
+		return -1;
+	if (ioctl(vm->vcpu_fd, KVM_SET_XSAVE, &s->xsave) < 0)
+		return hp_fail_errno(err, HP_E_KVM, "KVM_SET_XSAVE (clone)");
+	if (ioctl(vm->vcpu_fd, KVM_SET_VCPU_EVENTS, &s->events) < 0)
+		return hp_fail_errno(err, HP_E_KVM, "KVM_SET_VCPU_EVENTS (clone)");
 	return 0;
 }
 
@@ -263,12 +329,19 @@ int hp_arch_after_init(struct hp_vm *vm, struct hp_error *err)
 	struct x86_vcpu *v = vm->arch;
 	if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &v->user_sregs) < 0)
 		return hp_fail_errno(err, HP_E_KVM, "KVM_GET_SREGS after init");
+	if (ioctl(vm->vcpu_fd, KVM_GET_VCPU_EVENTS, &v->events) < 0)
+		return hp_fail_errno(err, HP_E_KVM, "KVM_GET_VCPU_EVENTS after init");
 	if ((v->user_sregs.cs.selector & 3) != 3)
 		return hp_fail(err, HP_E_GUEST_PROTOCOL, "init finished outside user mode (cs %#x)",
 			       v->user_sregs.cs.selector);
 	return 0;
 }
 
+/* Every call starts from the snapshot's CPL3 state in the same KVM_RUN: general registers,
+ * RIP/RSP/RFLAGS, all segment state (selectors and FS/GS bases included: a previous call could
+ * have loaded other selectors, and this PVM host runs CPL3 code natively, so nothing is assumed
+ * about what user mode cannot reach), control registers and pending events. sync_regs makes it
+ * ~1 us instead of three ~5 us ioctls; segment loads in the guest would trap here (~7 us each). */
 void hp_arch_prepare_call(struct hp_vm *vm)
 {
 	struct x86_vcpu *v = vm->arch;
@@ -277,12 +350,9 @@ void hp_arch_prepare_call(struct hp_vm *vm)
 	r->rip = vm->dispatch_entry;
 	r->rsp = vm->mod->layout.stack_top;
 	r->rflags = RFLAGS_FIXED;
-	vm->run->kvm_dirty_regs = KVM_SYNC_X86_REGS;
-	if (v->sregs_dirty) {
-		vm->run->s.regs.sregs = v->user_sregs;
-		vm->run->kvm_dirty_regs |= KVM_SYNC_X86_SREGS;
-		v->sregs_dirty = false;
-	}
+	vm->run->s.regs.sregs = v->user_sregs;
+	vm->run->s.regs.events = v->events;
+	vm->run->kvm_dirty_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS;
 }
 
 static const char *vector_name(uint64_t v)
@@ -301,8 +371,6 @@ static const char *vector_name(uint64_t v)
 
 static void decode_fault(struct hp_vm *vm, struct hp_exit *ex)
 {
-	struct x86_vcpu *v = vm->arch;
-	v->sregs_dirty = true; /* the vCPU is in the core at CPL0 now */
 	const struct kvm_regs *r = &vm->run->s.regs.regs;
 	const struct hp_layout *l = &vm->mod->layout;
 	uint64_t vec = r->rdi, code = r->rsi, rip = r->r10, cr2 = r->rcx;
@@ -399,7 +467,5 @@ void hp_arch_decode_exit(struct hp_vm *vm, struct hp_exit *ex)
 		hp_fail(&ex->error, HP_E_VM_EXIT, "unexpected KVM exit reason %u", run->exit_reason);
 		break;
 	}
-	struct x86_vcpu *v = vm->arch;
-	v->sregs_dirty = true;
 	ex->kind = HP_EXIT_ERROR;
 }

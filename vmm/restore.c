@@ -1,0 +1,294 @@
+/* restore.c - put a cloned VM's memory back to the snapshot after calls.
+ *
+ * Two ways to find the pages a call may have written:
+ *  - KVM's dirty log of the memslot (exact per call; costs a write-protect fault per page per
+ *    call), plus the pages the host itself wrote (call block, input): KVM does not log those;
+ *  - the kernel's page map of the VM's private mapping: a page that was written is no longer
+ *    the snapshot's page-cache page but a private copy (PAGEMAP_SCAN, Linux >= 6.7, or a read of
+ *    /proc/self/pagemap). No faults, but a page copied back stays private, so this finds every
+ *    page written since the VM was created, not just by the last call.
+ * Two ways to put them back:
+ *  - memcpy from the snapshot (the page stays mapped: no refault);
+ *  - MADV_DONTNEED (the private copy is dropped; the next touch refaults the snapshot page).
+ * Which is cheapest depends on the host (docs/benchmarks.md); hp_restore_measure times all four
+ * at module load with the runtime's __hp_touch function and keeps the fastest. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pagemap_scan.h"
+#include "vm_internal.h"
+
+static const char *const strategy_names[HP_RESTORE_STRATEGIES] = {
+	[HP_RESTORE_AUTO] = "auto",
+	[HP_RESTORE_DIRTYLOG_MEMCPY] = "dirtylog-memcpy",
+	[HP_RESTORE_DIRTYLOG_MADVISE] = "dirtylog-madvise",
+	[HP_RESTORE_PAGEMAP_MEMCPY] = "pagemap-memcpy",
+	[HP_RESTORE_PAGEMAP_MADVISE] = "pagemap-madvise",
+};
+
+const char *hp_restore_strategy_name(int strategy)
+{
+	return strategy >= 0 && strategy < HP_RESTORE_STRATEGIES ? strategy_names[strategy] : "unknown";
+}
+
+int hp_restore_strategy_parse(const char *name)
+{
+	for (int i = 0; i < HP_RESTORE_STRATEGIES; i++)
+		if (!strcmp(name, strategy_names[i]))
+			return i;
+	return -1;
+}
+
+bool hp_restore_uses_dirty_log(int strategy)
+{
+	return strategy == HP_RESTORE_DIRTYLOG_MEMCPY || strategy == HP_RESTORE_DIRTYLOG_MADVISE;
+}
+
+static bool uses_memcpy(int strategy)
+{
+	return strategy == HP_RESTORE_DIRTYLOG_MEMCPY || strategy == HP_RESTORE_PAGEMAP_MEMCPY;
+}
+
+/* A visitor of page ranges [start, end) in guest physical addresses. */
+typedef int (*range_fn)(struct hp_vm *vm, uint64_t start, uint64_t end, struct hp_error *err);
+
+static int put_back(struct hp_vm *vm, uint64_t start, uint64_t end, struct hp_error *err)
+{
+	if (start >= end || end > vm->mem_size || (start | end) & (HP_PAGE_SIZE - 1))
+		return hp_fail(err, HP_E_SYSTEM, "restore range [%#llx, %#llx) is outside guest memory",
+			       (unsigned long long)start, (unsigned long long)end);
+	if (uses_memcpy(vm->restore))
+		memcpy(vm->mem + start, vm->snap->map + start, end - start);
+	else if (madvise(vm->mem + start, end - start, MADV_DONTNEED) < 0)
+		return hp_fail_errno(err, HP_E_SYSTEM, "madvise(MADV_DONTNEED) of guest pages");
+	vm->pages_restored += (end - start) / HP_PAGE_SIZE;
+	return 0;
+}
+
+static int count_pages(struct hp_vm *vm, uint64_t start, uint64_t end, struct hp_error *err)
+{
+	(void)err;
+	vm->pages_restored += (end - start) / HP_PAGE_SIZE;
+	return 0;
+}
+
+/* --- finding pages: KVM dirty log ----------------------------------------------------------- */
+
+static int each_dirty_logged(struct hp_vm *vm, range_fn fn, struct hp_error *err)
+{
+	struct kvm_dirty_log log = { .slot = 0, .dirty_bitmap = vm->dirty_bitmap };
+	if (ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
+		return hp_fail_errno(err, HP_E_KVM, "KVM_GET_DIRTY_LOG");
+	uint64_t pages = vm->mem_size / HP_PAGE_SIZE, run = 0;
+	for (uint64_t w = 0; w < (pages + 63) / 64; w++) {
+		uint64_t bits = vm->dirty_bitmap[w];
+		while (bits) {
+			uint64_t page = w * 64 + (uint64_t)__builtin_ctzll(bits);
+			uint64_t end = page + 1;
+			bits &= bits - 1;
+			/* coalesce the run of set bits starting here */
+			while (end < pages && end % 64 && (bits & (1ull << (end % 64)))) {
+				bits &= ~(1ull << (end % 64));
+				end++;
+			}
+			if (fn(vm, page * HP_PAGE_SIZE, end * HP_PAGE_SIZE, err))
+				return -1;
+			run++;
+		}
+	}
+	(void)run;
+	/* KVM logs guest writes only: add what the host wrote itself. */
+	if (fn(vm, HP_GPA_CONTROL, HP_GPA_CONTROL + HP_PAGE_SIZE, err))
+		return -1;
+	if (vm->host_input_len) {
+		uint64_t end = HP_GPA_INPUT + ((vm->host_input_len + HP_PAGE_SIZE - 1) & ~(HP_PAGE_SIZE - 1));
+		if (fn(vm, HP_GPA_INPUT, end, err))
+			return -1;
+	}
+	return 0;
+}
+
+/* --- finding pages: the page map ------------------------------------------------------------ */
+
+/* Linux >= 6.7: the kernel walks the page tables and returns only matching ranges, so the cost
+ * follows the pages present, not the size of guest memory. */
+static int each_private_scan(struct hp_vm *vm, range_fn fn, struct hp_error *err)
+{
+	struct page_region regions[64];
+	uint64_t base = (uint64_t)(uintptr_t)vm->mem, end = base + vm->mem_size, pos = base;
+	while (pos < end) {
+		struct pm_scan_arg arg = {
+			.size = sizeof(arg),
+			.start = pos,
+			.end = end,
+			.vec = (uint64_t)(uintptr_t)regions,
+			.vec_len = 64,
+			/* written pages: no longer the file's (private copies), present or swapped */
+			.category_inverted = PAGE_IS_FILE,
+			.category_mask = PAGE_IS_FILE,
+			.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+			.return_mask = PAGE_IS_FILE | PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+		};
+		long n = ioctl(vm->kvm->pagemap_fd, PAGEMAP_SCAN, &arg);
+		if (n < 0)
+			return hp_fail_errno(err, HP_E_SYSTEM, "PAGEMAP_SCAN");
+		for (long i = 0; i < n; i++)
+			if (regions[i].start < base || regions[i].end > end ||
+			    fn(vm, regions[i].start - base, regions[i].end - base, err))
+				return regions[i].start < base || regions[i].end > end
+					       ? hp_fail(err, HP_E_SYSTEM, "PAGEMAP_SCAN returned a foreign range")
+					       : -1;
+		if (arg.walk_end <= pos)
+			return hp_fail(err, HP_E_SYSTEM, "PAGEMAP_SCAN made no progress");
+		pos = arg.walk_end;
+	}
+	return 0;
+}
+
+/* Older kernels: read the 64-bit entries of /proc/self/pagemap (bit 63 present, 62 swapped,
+ * 61 file page or shared). Its cost grows with guest memory: a fallback only. */
+#define PM_PRESENT (1ull << 63)
+#define PM_SWAPPED (1ull << 62)
+#define PM_FILE (1ull << 61)
+
+static int each_private_read(struct hp_vm *vm, range_fn fn, struct hp_error *err)
+{
+	uint64_t entries[512];
+	uint64_t base_page = (uint64_t)(uintptr_t)vm->mem / HP_PAGE_SIZE;
+	uint64_t pages = vm->mem_size / HP_PAGE_SIZE, run_start = 0;
+	bool in_run = false;
+	for (uint64_t p = 0; p < pages; p += 512) {
+		uint64_t n = pages - p < 512 ? pages - p : 512;
+		ssize_t got = pread(vm->kvm->pagemap_fd, entries, n * 8, (off_t)((base_page + p) * 8));
+		if (got != (ssize_t)(n * 8))
+			return hp_fail_errno(err, HP_E_SYSTEM, "reading /proc/self/pagemap");
+		for (uint64_t i = 0; i < n; i++) {
+			bool private = (entries[i] & (PM_PRESENT | PM_SWAPPED)) && !(entries[i] & PM_FILE);
+			if (private && !in_run) {
+				run_start = p + i;
+				in_run = true;
+			} else if (!private && in_run) {
+				in_run = false;
+				if (fn(vm, run_start * HP_PAGE_SIZE, (p + i) * HP_PAGE_SIZE, err))
+					return -1;
+			}
+		}
+	}
+	if (in_run && fn(vm, run_start * HP_PAGE_SIZE, pages * HP_PAGE_SIZE, err))
+		return -1;
+	return 0;
+}
+
+static int each_private(struct hp_vm *vm, range_fn fn, struct hp_error *err)
+{
+	return vm->kvm->pagemap_scan ? each_private_scan(vm, fn, err) : each_private_read(vm, fn, err);
+}
+
+/* --- restore -------------------------------------------------------------------------------- */
+
+int hp_restore_pages(struct hp_vm *vm, struct hp_error *err)
+{
+	vm->pages_restored = 0;
+	if (hp_restore_uses_dirty_log(vm->restore))
+		return each_dirty_logged(vm, put_back, err);
+	return each_private(vm, put_back, err);
+}
+
+uint64_t hp_restore_private_pages(struct hp_vm *vm)
+{
+	uint64_t saved = vm->pages_restored;
+	struct hp_error err;
+	vm->pages_restored = 0;
+	uint64_t n = each_private(vm, count_pages, &err) == 0 ? vm->pages_restored : 0;
+	vm->pages_restored = saved;
+	return n;
+}
+
+/* --- choosing a strategy at module load ----------------------------------------------------- */
+
+#define MEASURE_PAGES 16
+#define MEASURE_WARMUP 2
+#define MEASURE_ROUNDS 7
+
+static double now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* One call that dirties MEASURE_PAGES heap pages, then the restore: what a call costs the
+ * host with this strategy, including what the restore makes the next call pay (refaults,
+ * write-protect faults). */
+static int touch_and_restore(struct hp_vm *vm, struct hp_error *err)
+{
+	static const uint8_t args[] = { 0x91, MEASURE_PAGES }; /* [16] */
+	struct hp_call_result res;
+	if (hp_vm_call(vm, HP_TOUCH_FUNCTION, sizeof(HP_TOUCH_FUNCTION) - 1, args, sizeof(args),
+		       &res, err))
+		return -1;
+	if (res.status != HP_OK || res.output_len != 1 || res.output[0] != MEASURE_PAGES)
+		return hp_fail(err, HP_E_GUEST_PROTOCOL, "the runtime's " HP_TOUCH_FUNCTION
+			       " gave a wrong answer (status %d)", res.status);
+	return hp_vm_restore(vm, err);
+}
+
+static int measure_one(struct hp_module *mod, int strategy, hp_log_fn log, void *log_ctx,
+		       struct hp_restore_measurement *m, struct hp_error *err)
+{
+	struct hp_vm *vm;
+	double t[MEASURE_ROUNDS];
+	m->measured = true;
+	if (hp_vm_create_clone(mod, strategy, log, log_ctx, &vm, err))
+		return -1;
+	int rc = 0;
+	for (int i = 0; i < MEASURE_WARMUP + MEASURE_ROUNDS && rc == 0; i++) {
+		double t0 = now_us();
+		rc = touch_and_restore(vm, err);
+		if (i >= MEASURE_WARMUP)
+			t[i - MEASURE_WARMUP] = now_us() - t0;
+	}
+	hp_vm_destroy(vm);
+	if (rc)
+		return -1;
+	qsort(t, MEASURE_ROUNDS, sizeof(double), cmp_double);
+	m->usable = true;
+	m->call_us = t[MEASURE_ROUNDS / 2];
+	return 0;
+}
+
+int hp_restore_measure(struct hp_module *mod, hp_log_fn log, void *log_ctx, struct hp_error *err)
+{
+	int best = -1;
+	struct hp_error first = { 0 };
+	for (int s = HP_RESTORE_AUTO + 1; s < HP_RESTORE_STRATEGIES; s++) {
+		struct hp_restore_measurement *m = &mod->measured[s];
+		struct hp_error e;
+		if (measure_one(mod, s, log, log_ctx, m, &e)) {
+			if (!first.code)
+				first = e;
+			continue;
+		}
+		if (best < 0 || m->call_us < mod->measured[best].call_us)
+			best = s;
+	}
+	if (best < 0) {
+		if (err)
+			*err = first;
+		return -1;
+	}
+	mod->restore = best;
+	return 0;
+}
