@@ -47,6 +47,12 @@ expect 64 "" "expected MODULE FUNCTION" -- "$DIR/math.elf"
 expect 64 "" "invalid size" -- --heap 12x "$DIR/math.elf" add '[1, 2]'
 expect 2 "" "heap_size" -- --heap 5000 "$DIR/math.elf" add '[1, 2]'
 expect 1 "" "output_overflow" -- --output 4K "$DIR/echo.elf" echo "[\"$(head -c 5000 /dev/zero | tr '\0' a)\"]"
+# many calls over a pool of VMs restored to the snapshot: identical results, a summary
+expect 0 42 "2000 calls on 4 VMs" -- -n 2000 -p 4 "$DIR/math.elf" add '[40, 2]'
+expect 0 '"ABC"' "restore strategy dirtylog-memcpy; all results identical" -- -n 50 --restore dirtylog-memcpy "$DIR/strings.elf" upper '["abc"]'
+expect 0 '"ABC"' "restore strategy: pagemap" -- -v -n 3 --restore pagemap-memcpy "$DIR/strings.elf" upper '["abc"]'
+expect 64 "" "unknown restore strategy" -- --restore fast "$DIR/math.elf" add '[1, 2]'
+expect 64 "" "invalid count" -- -n 0 "$DIR/math.elf" add '[1, 2]'
 # the arguments from stdin
 got=$(echo '[2, 3]' | "$RUN" "$DIR/math.elf" mul -)
 [[ $got == 6 ]] || { echo "FAIL: args from stdin gave '$got'"; failures=$((failures + 1)); }

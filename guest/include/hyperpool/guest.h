@@ -21,8 +21,9 @@
  *
  * printf and friends work: output is buffered and sent to the host with the call's result.
  * abort(), assert() and hp_panic() stop the call and report their message to the caller.
- * A VM serves many calls: free what a call mallocs (the runtime frees the decoded arguments
- * itself), and do not rely on globals written by one call being seen, or not seen, by another.
+ * Every call starts from the state right after init: the host puts memory and registers back
+ * to a snapshot taken after HP_MODULE_INIT, so globals, the heap and the stack written by one
+ * call are never seen by the next (freeing memory is optional, but a call must fit the heap).
  */
 #ifndef HYPERPOOL_GUEST_H
 #define HYPERPOOL_GUEST_H
