@@ -50,9 +50,17 @@ bool hp_restore_uses_dirty_log(int strategy)
 	return strategy == HP_RESTORE_DIRTYLOG_MEMCPY || strategy == HP_RESTORE_DIRTYLOG_MADVISE;
 }
 
-static bool uses_memcpy(int strategy)
+/* With the page map, a page copied back stays private and is copied again after every later
+ * call, so one call that wrote many pages would make every later restore of that VM slow and
+ * keep its memory private. When the last restore copied more than this, the next one drops the
+ * pages instead (MADV_DONTNEED): the VM shrinks back to what its calls really touch. */
+#define TRIM_PAGES 1024
+
+static bool copies_back(const struct hp_vm *vm)
 {
-	return strategy == HP_RESTORE_DIRTYLOG_MEMCPY || strategy == HP_RESTORE_PAGEMAP_MEMCPY;
+	if (vm->restore == HP_RESTORE_DIRTYLOG_MEMCPY)
+		return true;
+	return vm->restore == HP_RESTORE_PAGEMAP_MEMCPY && vm->trim_next == false;
 }
 
 /* A visitor of page ranges [start, end) in guest physical addresses. */
@@ -63,7 +71,7 @@ static int put_back(struct hp_vm *vm, uint64_t start, uint64_t end, struct hp_er
 	if (start >= end || end > vm->mem_size || (start | end) & (HP_PAGE_SIZE - 1))
 		return hp_fail(err, HP_E_SYSTEM, "restore range [%#llx, %#llx) is outside guest memory",
 			       (unsigned long long)start, (unsigned long long)end);
-	if (uses_memcpy(vm->restore))
+	if (copies_back(vm))
 		memcpy(vm->mem + start, vm->snap->map + start, end - start);
 	else if (madvise(vm->mem + start, end - start, MADV_DONTNEED) < 0)
 		return hp_fail_errno(err, HP_E_SYSTEM, "madvise(MADV_DONTNEED) of guest pages");
@@ -194,6 +202,7 @@ static int each_private(struct hp_vm *vm, range_fn fn, struct hp_error *err)
 
 int hp_restore_pages(struct hp_vm *vm, struct hp_error *err)
 {
+	vm->trim_next = vm->pages_restored > TRIM_PAGES;
 	vm->pages_restored = 0;
 	if (hp_restore_uses_dirty_log(vm->restore))
 		return each_dirty_logged(vm, put_back, err);

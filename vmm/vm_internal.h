@@ -69,6 +69,7 @@ struct hp_vm {
 	uint64_t host_input_len;/* bytes the host wrote into the input buffer since the restore */
 	uint64_t *dirty_bitmap; /* KVM_GET_DIRTY_LOG buffer (dirty-log strategies) */
 	uint64_t pages_restored;/* by the last restore */
+	bool trim_next;         /* this restore drops pages instead of copying (restore.c) */
 	uint64_t calls;
 };
 
