@@ -105,6 +105,18 @@ struct hp_call_result {
 	size_t output_len;
 };
 
+struct hp_call_opts {
+	uint64_t timeout_ms; /* 0: the module's default */
+};
+
+/* Stops the call running on `vm` in another thread, if any: it ends with HP_E_CANCELLED and
+ * the VM is restored before its next call. Safe to call at any time from any thread. */
+void hp_vm_cancel(struct hp_vm *vm);
+
+/* The signal libhpvmm uses to kick a vCPU thread out of KVM_RUN (a real-time signal; its
+ * handler is installed on first use). Programs embedding libhpvmm must leave it alone. */
+int hp_vcpu_signal(void);
+
 /* Calls `name` with `args` (one msgpack array). On a cloned VM the call starts from the
  * snapshot state. The output stays valid until the next call or restore of this VM.
  * Returns 0 when the guest finished the call
@@ -112,6 +124,10 @@ struct hp_call_result {
  * normally (abort, fault, protocol violation, KVM failure: err says which). */
 int hp_vm_call(struct hp_vm *vm, const char *name, size_t name_len, const void *args,
 	       size_t args_len, struct hp_call_result *res, struct hp_error *err);
+/* The same with per-call options (deadline). A call past its deadline ends with HP_E_TIMEOUT. */
+int hp_vm_call_opts(struct hp_vm *vm, const char *name, size_t name_len, const void *args,
+		    size_t args_len, const struct hp_call_opts *opts, struct hp_call_result *res,
+		    struct hp_error *err);
 
 /* --- pools: ready VMs of one module ------------------------------------------------------- */
 

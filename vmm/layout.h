@@ -14,7 +14,15 @@ struct hp_module_config {
 	uint64_t heap_size;   /* 0: HP_DEFAULT_HEAP_SIZE */
 	uint64_t stack_size;  /* 0: HP_DEFAULT_STACK_SIZE */
 	int restore;          /* enum hp_restore_strategy, 0 (AUTO): measured at load */
+	uint64_t timeout_ms;  /* default deadline of a call (and of init); 0: HP_DEFAULT_TIMEOUT_MS */
+	uint64_t max_log_bytes;  /* guest output kept per call; 0: HP_DEFAULT_MAX_LOG_BYTES */
+	uint64_t max_hypercalls; /* per call; 0: HP_DEFAULT_MAX_HYPERCALLS */
 };
+
+#define HP_DEFAULT_TIMEOUT_MS 10000
+#define HP_MAX_TIMEOUT_MS (24ull * 3600 * 1000)
+#define HP_DEFAULT_MAX_LOG_BYTES (1ull << 20)
+#define HP_DEFAULT_MAX_HYPERCALLS 100000
 
 struct hp_layout {
 	uint64_t core_size;              /* bytes of core text */

@@ -69,6 +69,12 @@ static int module_init(struct hp_module *mod, const struct hp_module_config *cfg
 	if (cfg->restore < 0 || cfg->restore >= HP_RESTORE_STRATEGIES)
 		return hp_fail(err, HP_E_INVALID, "unknown restore strategy %d", cfg->restore);
 	mod->restore_config = cfg->restore;
+	if (cfg->timeout_ms > HP_MAX_TIMEOUT_MS)
+		return hp_fail(err, HP_E_INVALID, "timeout of %llu ms exceeds %llu ms",
+			       (unsigned long long)cfg->timeout_ms, (unsigned long long)HP_MAX_TIMEOUT_MS);
+	mod->timeout_ns = (cfg->timeout_ms ? cfg->timeout_ms : HP_DEFAULT_TIMEOUT_MS) * 1000000ull;
+	mod->max_log_bytes = cfg->max_log_bytes ? cfg->max_log_bytes : HP_DEFAULT_MAX_LOG_BYTES;
+	mod->max_hypercalls = cfg->max_hypercalls ? cfg->max_hypercalls : HP_DEFAULT_MAX_HYPERCALLS;
 	if (hp_layout_compute(cfg, core_size, &mod->img, &mod->layout, err))
 		return -1;
 	mod->nregions = hp_layout_regions(&mod->layout, &mod->img, mod->regions);

@@ -93,15 +93,32 @@ static int load_images(struct hp_vm *vm, struct hp_error *err)
 	return 0;
 }
 
+/* Guest output up to the module's per-call limit; the rest is counted and dropped. */
 static int serve_log(struct hp_vm *vm, struct hp_error *err)
 {
 	uint32_t len = vm->cb->log_len, stream = vm->cb->log_stream;
 	if (len > HP_LOG_BUF_SIZE || (stream != HP_LOG_STDOUT && stream != HP_LOG_STDERR))
 		return hp_fail(err, HP_E_GUEST_PROTOCOL, "guest log hypercall with length %u stream %u",
 			       len, stream);
-	if (vm->log && len)
-		vm->log(vm->log_ctx, (int)stream, (const char *)vm->mem + HP_GPA_LOG, len);
+	uint64_t max = vm->mod->max_log_bytes;
+	uint64_t room = vm->log_bytes < max ? max - vm->log_bytes : 0;
+	uint64_t keep = len < room ? len : room;
+	if (vm->log && keep)
+		vm->log(vm->log_ctx, (int)stream, (const char *)vm->mem + HP_GPA_LOG, keep);
+	vm->log_bytes += keep;
+	vm->log_dropped += len - keep;
 	return 0;
+}
+
+static void report_dropped_log(struct hp_vm *vm)
+{
+	if (!vm->log_dropped || !vm->log)
+		return;
+	char note[160];
+	int n = snprintf(note, sizeof(note),
+			 "\n[hyperpool: %llu bytes of guest output dropped, over the limit of %llu bytes per call]\n",
+			 (unsigned long long)vm->log_dropped, (unsigned long long)vm->mod->max_log_bytes);
+	vm->log(vm->log_ctx, HP_LOG_STDERR, note, (size_t)n);
 }
 
 /* Copies the guest's abort message, keeping printable ASCII only: it ends up in logs and
@@ -124,6 +141,9 @@ static int serve_abort(struct hp_vm *vm, struct hp_error *err)
 static int run_until(struct hp_vm *vm, uint32_t done, struct hp_error *err)
 {
 	for (;;) {
+		/* Clears immediate_exit, then checks cancel and deadline: see interrupt.c. */
+		if (hp_call_check(vm, err))
+			return -1;
 		if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -143,6 +163,9 @@ static int run_until(struct hp_vm *vm, uint32_t done, struct hp_error *err)
 		case HP_EXIT_HYPERCALL:
 			break;
 		}
+		if (++vm->hypercalls > vm->mod->max_hypercalls)
+			return hp_fail(err, HP_E_LIMIT, "guest made more than %llu hypercalls in one call",
+				       (unsigned long long)vm->mod->max_hypercalls);
 		if (ex.nr == done)
 			return 0;
 		switch (ex.nr) {
@@ -161,6 +184,18 @@ static int run_until(struct hp_vm *vm, uint32_t done, struct hp_error *err)
 				       ex.nr);
 		}
 	}
+}
+
+/* Runs the vCPU until `done` within `timeout_ns`, with the per-call limits reset. */
+static int run_call(struct hp_vm *vm, uint32_t done, uint64_t timeout_ns, struct hp_error *err)
+{
+	vm->log_bytes = vm->log_dropped = vm->hypercalls = 0;
+	if (hp_call_begin(vm, timeout_ns, err))
+		return -1;
+	int rc = run_until(vm, done, err);
+	hp_call_end(vm);
+	report_dropped_log(vm);
+	return rc;
 }
 
 static bool in_exec_segment(const struct hp_elf_image *img, uint64_t addr)
@@ -241,7 +276,7 @@ out:
 
 static int run_init(struct hp_vm *vm, struct hp_error *err)
 {
-	if (run_until(vm, HP_HC_INIT_DONE, err))
+	if (run_call(vm, HP_HC_INIT_DONE, vm->mod->timeout_ns, err))
 		return -1;
 	uint64_t entry = vm->cb->dispatch_entry;
 	if (!in_exec_segment(&vm->mod->img, entry))
@@ -268,6 +303,7 @@ static struct hp_vm *vm_alloc(struct hp_module *mod, hp_log_fn log, void *log_ct
 	vm->mem_size = mod->layout.mem_size;
 	vm->log = log;
 	vm->log_ctx = log_ctx;
+	pthread_mutex_init(&vm->cancel_lock, NULL);
 	return vm;
 }
 
@@ -371,6 +407,7 @@ void hp_vm_destroy(struct hp_vm *vm)
 	if (vm->mem_fd >= 0)
 		close(vm->mem_fd);
 	free(vm->dirty_bitmap);
+	pthread_mutex_destroy(&vm->cancel_lock);
 	free(vm);
 }
 
@@ -428,6 +465,17 @@ static bool guest_status_valid(uint32_t status)
 int hp_vm_call(struct hp_vm *vm, const char *name, size_t name_len, const void *args,
 	       size_t args_len, struct hp_call_result *res, struct hp_error *err)
 {
+	return hp_vm_call_opts(vm, name, name_len, args, args_len, NULL, res, err);
+}
+
+int hp_vm_call_opts(struct hp_vm *vm, const char *name, size_t name_len, const void *args,
+		    size_t args_len, const struct hp_call_opts *opts, struct hp_call_result *res,
+		    struct hp_error *err)
+{
+	if (opts && opts->timeout_ms > HP_MAX_TIMEOUT_MS)
+		return hp_fail(err, HP_E_INVALID, "timeout of %llu ms exceeds %llu ms",
+			       (unsigned long long)opts->timeout_ms,
+			       (unsigned long long)HP_MAX_TIMEOUT_MS);
 	const struct hp_layout *l = &vm->mod->layout;
 	if (vm->broken)
 		return hp_fail(err, HP_E_SYSTEM, "this VM failed to restore and must be destroyed");
@@ -449,7 +497,9 @@ int hp_vm_call(struct hp_vm *vm, const char *name, size_t name_len, const void *
 	vm->cb->status = UINT32_MAX;
 	vm->cb->output_len = 0;
 	hp_arch_prepare_call(vm);
-	if (run_until(vm, HP_HC_CALL_DONE, err))
+	uint64_t timeout_ns = opts && opts->timeout_ms ? opts->timeout_ms * 1000000ull
+						       : vm->mod->timeout_ns;
+	if (run_call(vm, HP_HC_CALL_DONE, timeout_ns, err))
 		return -1;
 	uint32_t status = vm->cb->status, len = vm->cb->output_len;
 	if (!guest_status_valid(status))

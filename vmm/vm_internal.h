@@ -4,6 +4,7 @@
 
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "elf.h"
@@ -38,6 +39,7 @@ struct hp_module {
 	struct hp_region regions[HP_MAX_REGIONS];
 	unsigned nregions;
 	int restore_config; /* enum hp_restore_strategy from the config (AUTO: measure) */
+	uint64_t timeout_ns, max_log_bytes, max_hypercalls;
 
 	pthread_mutex_t lock; /* guards the function list */
 	char **functions;     /* from the first init, sorted */
@@ -69,6 +71,15 @@ struct hp_vm {
 	uint64_t host_input_len;/* bytes the host wrote into the input buffer since the restore */
 	uint64_t *dirty_bitmap; /* KVM_GET_DIRTY_LOG buffer (dirty-log strategies) */
 	uint64_t pages_restored;/* by the last restore */
+
+	/* Stopping a call (interrupt.c). */
+	pthread_mutex_t cancel_lock;
+	pthread_t thread;       /* running the current call */
+	bool in_call;
+	_Atomic bool cancel;
+	uint64_t deadline_ns, timeout_ns;
+	/* Per-call limits on what the guest produces. */
+	uint64_t log_bytes, log_dropped, hypercalls;
 	bool trim_next;         /* this restore drops pages instead of copying (restore.c) */
 	uint64_t calls;
 };
@@ -128,6 +139,12 @@ void hp_vm_release_memory(struct hp_vm *vm); /* for the template: drops the gues
 /* snapshot.c */
 int hp_snapshot_create(struct hp_module *mod, hp_log_fn log, void *log_ctx, struct hp_error *err);
 void hp_snapshot_free(struct hp_snapshot *snap);
+
+/* interrupt.c */
+uint64_t hp_now_ns(void);
+int hp_call_begin(struct hp_vm *vm, uint64_t timeout_ns, struct hp_error *err);
+int hp_call_check(struct hp_vm *vm, struct hp_error *err);
+void hp_call_end(struct hp_vm *vm);
 
 /* restore.c */
 int hp_restore_pages(struct hp_vm *vm, struct hp_error *err);

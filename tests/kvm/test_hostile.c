@@ -1,0 +1,211 @@
+/* test_hostile.c - every misdeed of examples/hostile on a pooled VM: the exact error code and
+ * message, then a normal call on the SAME VM that must see the snapshot state. Also deadlines
+ * (how far past its deadline a runaway loop stops), cancel from another thread, the log limit.
+ *
+ *   test_hostile --hostile hostile.elf [...]        exit 77 without /dev/kvm */
+#include <pthread.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kvmtest.h"
+
+struct misdeed {
+	const char *fn;
+	int rc, status;
+	const char *message;
+};
+
+static const struct misdeed misdeeds[] = {
+	{ "div_zero", -1, HP_E_GUEST_FAULT, "guest divide error (vector 0" },
+	{ "null_deref", -1, HP_E_GUEST_FAULT, "page fault reading 0x0 " },
+	{ "write_text", -1, HP_E_GUEST_FAULT, "page fault writing 0x2" },
+	{ "exec_data", -1, HP_E_GUEST_FAULT, "page fault executing 0x2" },
+	{ "jump_garbage", -1, HP_E_GUEST_FAULT, "page fault executing 0xdead0000" },
+	{ "recurse_forever", -1, HP_E_GUEST_FAULT, "guest stack overflow" },
+	{ "abort_long", -1, HP_E_GUEST_ABORT, "guest aborted: long message: xxxx" },
+	{ "bad_output_len", -1, HP_E_GUEST_PROTOCOL, "output length 4294967280" },
+	{ "bad_log_len", -1, HP_E_GUEST_PROTOCOL, "log hypercall with length 2147483647" },
+	{ "bad_status", -1, HP_E_GUEST_PROTOCOL, "invalid status 19" },
+	{ "unknown_hypercall", -1, HP_E_GUEST_PROTOCOL, "unknown hypercall 4660" },
+	{ "fake_fault", -1, HP_E_GUEST_PROTOCOL, "unknown hypercall 6" },
+	{ "hypercall_storm", -1, HP_E_LIMIT, "more than 100000 hypercalls" },
+	{ "touch_page_tables", -1, HP_E_GUEST_FAULT, "page fault writing 0x100000 " },
+	{ "touch_core", -1, HP_E_GUEST_FAULT, "page fault reading 0x1000 " },
+	{ "write_input", -1, HP_E_GUEST_FAULT, "page fault writing 0x200000 " },
+	{ "mmio_elsewhere", -1, HP_E_GUEST_FAULT, "page fault writing 0x30001000" },
+	{ "ud2", -1, HP_E_GUEST_FAULT, "invalid opcode (vector 6" },
+	{ "int3", -1, HP_E_GUEST_FAULT, "breakpoint (int3) (vector 3" },
+	{ "hlt", -1, HP_E_GUEST_FAULT, "general protection fault (vector 13" },
+	{ "cli", -1, HP_E_GUEST_FAULT, "general protection fault (vector 13" },
+	{ "port_out", -1, HP_E_GUEST_FAULT, "general protection fault (vector 13" },
+	{ "cr3_write", -1, HP_E_GUEST_FAULT, "general protection fault (vector 13" },
+	{ "wrmsr_efer", -1, HP_E_GUEST_FAULT, "general protection fault (vector 13" },
+	{ "lidt", -1, HP_E_GUEST_FAULT, "general protection fault (vector 13" },
+	/* int $0x80 has no IDT entry: architecturally #GP; PVM reports #UD. Either is a fault. */
+	{ "int80", -1, HP_E_GUEST_FAULT, "guest " },
+	/* syscall jumps to LSTAR, which is 0 and unmapped: a fault either way */
+	{ "syscall", -1, HP_E_GUEST_FAULT, "guest " },
+};
+
+/* The normal call: 42 means the VM is back at the snapshot (ok() overwrites the state). */
+static void check_ok(struct hp_vm *vm, const char *after)
+{
+	struct kt_call c;
+	kt_call0(vm, "ok", &c);
+	CHECK_MSG(kt_is_u64(&c, 42), "normal call after %s: %s", after, kt_describe(&c));
+	kt_call_free(&c);
+}
+
+static void test_misdeeds(struct hp_module *mod)
+{
+	struct hp_pool *pool;
+	struct hp_error err;
+	if (hp_pool_create(mod, 1, 1, NULL, NULL, &pool, &err) < 0) {
+		CHECK_MSG(0, "hp_pool_create: %s", err.message);
+		return;
+	}
+	struct hp_vm *vm, *first = NULL;
+	for (size_t i = 0; i < sizeof(misdeeds) / sizeof(misdeeds[0]); i++) {
+		const struct misdeed *m = &misdeeds[i];
+		CHECK(hp_pool_get(pool, &vm, &err) == 0);
+		if (!first)
+			first = vm;
+		CHECK_MSG(vm == first, "%s: the pool handed out another VM", m->fn);
+		struct kt_call c;
+		kt_call0(vm, m->fn, &c);
+		CHECK_MSG(kt_is_status(&c, m->rc, m->status, m->message), "%s: %s (want %s \"%s\")",
+			  m->fn, kt_describe(&c), hp_status_name(m->status), m->message);
+		kt_call_free(&c);
+		hp_pool_put(pool, vm); /* restores */
+		CHECK(hp_pool_get(pool, &vm, &err) == 0);
+		CHECK_MSG(vm == first, "%s: the VM was replaced instead of restored", m->fn);
+		check_ok(vm, m->fn);
+		hp_pool_put(pool, vm);
+	}
+	struct hp_pool_stats st;
+	hp_pool_stats(pool, &st, &err);
+	CHECK(st.restore_failures == 0 && st.created == 1 && st.destroyed == 0);
+	hp_pool_destroy(pool);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* A loop that never exits is stopped at its deadline; prints how far past it. */
+static void test_deadline(struct hp_vm *vm)
+{
+	static const uint64_t timeouts[] = { 50, 200, 1000 };
+	for (size_t i = 0; i < 3; i++) {
+		struct hp_call_opts opts = { .timeout_ms = timeouts[i] };
+		struct hp_call_result res;
+		struct hp_error err;
+		double t0 = now_ms();
+		int rc = hp_vm_call_opts(vm, "loop_forever", 12, "\x90", 1, &opts, &res, &err);
+		double late = now_ms() - t0 - (double)timeouts[i];
+		CHECK_MSG(rc == -1 && err.code == HP_E_TIMEOUT, "loop_forever: rc %d %s", rc, err.message);
+		CHECK_STR_CONTAINS(err.message, "deadline");
+		/* Not a timing assertion: only that it stopped at all, and not before its deadline. */
+		CHECK_MSG(late >= 0 && late < 5000, "deadline %llu ms: stopped %.1f ms late",
+			  (unsigned long long)timeouts[i], late);
+		fprintf(stderr, "deadline %4llu ms: stopped %.2f ms after it\n",
+			(unsigned long long)timeouts[i], late);
+		check_ok(vm, "a timeout");
+	}
+	/* The module's default deadline applies too (set to 100 ms by main). */
+	struct kt_call c;
+	kt_call0(vm, "loop_forever", &c);
+	CHECK_CALL(&c, kt_is_status(&c, -1, HP_E_TIMEOUT, "deadline of 100 ms"));
+	kt_call_free(&c);
+	/* A call that ends in time is unaffected by a short deadline. */
+	struct hp_call_opts opts = { .timeout_ms = 1000 };
+	struct hp_call_result res;
+	struct hp_error err;
+	CHECK(hp_vm_call_opts(vm, "ok", 2, "\x90", 1, &opts, &res, &err) == 0 && res.status == HP_OK);
+}
+
+struct canceller {
+	struct hp_vm *vm;
+	unsigned delay_ms;
+};
+
+static void *cancel_later(void *arg)
+{
+	struct canceller *c = arg;
+	usleep(c->delay_ms * 1000);
+	hp_vm_cancel(c->vm);
+	return NULL;
+}
+
+static void test_cancel(struct hp_vm *vm)
+{
+	for (unsigned delay = 0; delay <= 100; delay += 50) {
+		struct canceller c = { vm, delay };
+		pthread_t t;
+		pthread_create(&t, NULL, cancel_later, &c);
+		struct hp_call_opts opts = { .timeout_ms = 20000 };
+		struct hp_call_result res;
+		struct hp_error err;
+		double t0 = now_ms();
+		int rc = -1;
+		/* a cancel that comes before the call starts is for no call: retry until one lands */
+		for (int tries = 0; tries < 100; tries++) {
+			rc = hp_vm_call_opts(vm, "loop_forever", 12, "\x90", 1, &opts, &res, &err);
+			if (rc == -1 && err.code == HP_E_CANCELLED)
+				break;
+		}
+		pthread_join(t, NULL);
+		CHECK_MSG(rc == -1 && err.code == HP_E_CANCELLED, "cancel after %u ms: %s", delay,
+			  err.message);
+		CHECK(now_ms() - t0 < 15000);
+		check_ok(vm, "a cancel");
+	}
+	/* Cancelling a VM that runs no call does nothing to its next call. */
+	hp_vm_cancel(vm);
+	check_ok(vm, "a cancel between calls");
+}
+
+static void test_log_limit(struct hp_vm *vm, struct kt_log *log)
+{
+	kt_log_clear(log);
+	struct kt_call c;
+	kt_call_i(vm, "log_flood", 3, &c); /* 3 MiB of output, limit 1 MiB */
+	CHECK_CALL(&c, kt_is_u64(&c, 3));
+	kt_call_free(&c);
+	size_t out = 0, note = 0;
+	for (size_t i = 0; i < log->n; i++) {
+		if (log->chunks[i].stream == HP_LOG_STDOUT)
+			out += log->chunks[i].len;
+		else if (memmem(log->chunks[i].bytes, log->chunks[i].len, "bytes of guest output dropped",
+				strlen("bytes of guest output dropped")))
+			note++;
+	}
+	CHECK_EQ_U64(out, 1u << 20);
+	CHECK_EQ_U64(note, 1);
+	check_ok(vm, "a log flood");
+}
+
+int main(int argc, char **argv)
+{
+	kt_parse_args(argc, argv);
+	struct hp_kvm *kvm = kt_open_kvm();
+	struct hp_module *mod = kt_open_module(kvm, "hostile", NULL);
+	test_misdeeds(mod);
+
+	struct hp_module_config cfg = { .timeout_ms = 100 };
+	struct hp_module *fast = kt_open_module(kvm, "hostile", &cfg);
+	struct kt_log log = { 0 };
+	struct hp_vm *vm = kt_create_vm(fast, &log);
+	test_deadline(vm);
+	test_cancel(vm);
+	test_log_limit(vm, &log);
+	hp_vm_destroy(vm);
+	kt_log_free(&log);
+	hp_module_close(fast);
+	hp_module_close(mod);
+	hp_kvm_close(kvm);
+	CHECK_DONE();
+}
