@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "guest_output.h"
 #include "vm_internal.h"
 
 #define HP_MODULE_FILE_MAX (64u << 20)
@@ -136,9 +137,7 @@ void hp_module_close(struct hp_module *mod)
 	if (!mod)
 		return;
 	hp_snapshot_free(mod->snap);
-	for (uint32_t i = 0; i < mod->nfunctions; i++)
-		free(mod->functions[i]);
-	free(mod->functions);
+	hp_guest_function_list_free(mod->functions);
 	pthread_mutex_destroy(&mod->lock);
 	pthread_mutex_destroy(&mod->snap_lock);
 	free(mod->file);

@@ -5,7 +5,6 @@
  * change the bytes while we look at them, but it can lie about every one of them. */
 #include <errno.h>
 #include <fcntl.h>
-#include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "guest_output.h"
 #include "vm_internal.h"
 
 /* Guest memory of a fresh VM: its own memfd (the template of a snapshot), mapped shared. */
@@ -96,15 +96,15 @@ static int load_images(struct hp_vm *vm, struct hp_error *err)
 /* Guest output up to the module's per-call limit; the rest is counted and dropped. */
 static int serve_log(struct hp_vm *vm, struct hp_error *err)
 {
-	uint32_t len = vm->cb->log_len, stream = vm->cb->log_stream;
-	if (len > HP_LOG_BUF_SIZE || (stream != HP_LOG_STDOUT && stream != HP_LOG_STDERR))
-		return hp_fail(err, HP_E_GUEST_PROTOCOL, "guest log hypercall with length %u stream %u",
-			       len, stream);
+	uint32_t len;
+	int stream;
+	if (hp_guest_log(vm->cb, &len, &stream, err))
+		return -1;
 	uint64_t max = vm->mod->max_log_bytes;
 	uint64_t room = vm->log_bytes < max ? max - vm->log_bytes : 0;
 	uint64_t keep = len < room ? len : room;
 	if (vm->log && keep)
-		vm->log(vm->log_ctx, (int)stream, (const char *)vm->mem + HP_GPA_LOG, keep);
+		vm->log(vm->log_ctx, stream, (const char *)vm->mem + HP_GPA_LOG, keep);
 	vm->log_bytes += keep;
 	vm->log_dropped += len - keep;
 	return 0;
@@ -121,19 +121,10 @@ static void report_dropped_log(struct hp_vm *vm)
 	vm->log(vm->log_ctx, HP_LOG_STDERR, note, (size_t)n);
 }
 
-/* Copies the guest's abort message, keeping printable ASCII only: it ends up in logs and
- * terminals of people who did not write the guest. */
 static int serve_abort(struct hp_vm *vm, struct hp_error *err)
 {
-	uint32_t len = vm->cb->abort_len;
-	if (len > HP_ABORT_MSG_MAX)
-		len = HP_ABORT_MSG_MAX;
 	char msg[HP_ABORT_MSG_MAX + 1];
-	const char *src = (const char *)vm->mem + HP_GPA_CONTROL +
-			  offsetof(struct hp_call_block, abort_msg);
-	for (uint32_t i = 0; i < len; i++)
-		msg[i] = (src[i] >= 0x20 && src[i] < 0x7f) || src[i] == '\n' ? src[i] : '?';
-	msg[len] = '\0';
+	hp_guest_abort_message(vm->cb, msg);
 	return hp_fail(err, HP_E_GUEST_ABORT, "guest aborted: %.*s", HP_ERROR_MSG_MAX - 20, msg);
 }
 
@@ -208,56 +199,15 @@ static bool in_exec_segment(const struct hp_elf_image *img, uint64_t addr)
 	return false;
 }
 
-static void free_names(char **names, uint32_t n)
-{
-	for (uint32_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-}
-
-/* The guest's init leaves its function names in the output buffer as a msgpack array. The
- * first init of a module records them in the module (later inits of cold VMs just check). */
+/* The first init of a module records its function names in the module. */
 static int read_function_list(struct hp_vm *vm, struct hp_error *err)
 {
-	uint32_t len = vm->cb->output_len;
+	uint32_t len = vm->cb->output_len, n;
+	char **names;
 	if (len > vm->mod->layout.output_size)
 		return hp_fail(err, HP_E_GUEST_PROTOCOL, "init output length %u exceeds the buffer", len);
-	msgpack_unpacked msg;
-	msgpack_unpacked_init(&msg);
-	size_t off = 0;
-	char **names = NULL;
-	uint32_t n = 0;
-	int rc = -1;
-	if (msgpack_unpack_next(&msg, (const char *)vm->mem + HP_GPA_OUTPUT, len, &off) !=
-		    MSGPACK_UNPACK_SUCCESS ||
-	    off != len || msg.data.type != MSGPACK_OBJECT_ARRAY ||
-	    msg.data.via.array.size > HP_FUNCTIONS_MAX) {
-		hp_fail(err, HP_E_GUEST_PROTOCOL, "init did not return a valid function list");
-		goto out;
-	}
-	names = calloc(msg.data.via.array.size + 1, sizeof(char *));
-	if (!names) {
-		hp_fail(err, HP_E_NO_MEMORY, "out of memory");
-		goto out;
-	}
-	for (uint32_t i = 0; i < msg.data.via.array.size; i++) {
-		const msgpack_object *o = &msg.data.via.array.ptr[i];
-		if (o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 ||
-		    o->via.str.size >= HP_FUNCTION_NAME_MAX || memchr(o->via.str.ptr, 0, o->via.str.size)) {
-			hp_fail(err, HP_E_GUEST_PROTOCOL, "function name %u in the init list is invalid", i);
-			goto out;
-		}
-		/* The runtime's own functions are callable but not listed. */
-		if (o->via.str.size >= sizeof(HP_RESERVED_PREFIX) - 1 &&
-		    !memcmp(o->via.str.ptr, HP_RESERVED_PREFIX, sizeof(HP_RESERVED_PREFIX) - 1))
-			continue;
-		names[n] = strndup(o->via.str.ptr, o->via.str.size);
-		if (!names[n]) {
-			hp_fail(err, HP_E_NO_MEMORY, "out of memory");
-			goto out;
-		}
-		n++;
-	}
+	if (hp_guest_function_list(vm->mem + HP_GPA_OUTPUT, len, &names, &n, err))
+		return -1;
 	struct hp_module *mod = (struct hp_module *)vm->mod;
 	pthread_mutex_lock(&mod->lock);
 	if (!mod->functions) {
@@ -266,12 +216,8 @@ static int read_function_list(struct hp_vm *vm, struct hp_error *err)
 		names = NULL;
 	}
 	pthread_mutex_unlock(&mod->lock);
-	rc = 0;
-out:
-	if (names)
-		free_names(names, n);
-	msgpack_unpacked_destroy(&msg);
-	return rc;
+	hp_guest_function_list_free(names);
+	return 0;
 }
 
 static int run_init(struct hp_vm *vm, struct hp_error *err)
@@ -447,21 +393,6 @@ const char *hp_vm_function_name(const struct hp_vm *vm, uint32_t i)
 	return i < vm->mod->nfunctions ? vm->mod->functions[i] : NULL;
 }
 
-static bool guest_status_valid(uint32_t status)
-{
-	switch (status) {
-	case HP_OK:
-	case HP_E_GUEST_ERROR:
-	case HP_E_NO_SUCH_FUNCTION:
-	case HP_E_BAD_ARGS:
-	case HP_E_OUTPUT_OVERFLOW:
-	case HP_E_OUT_OF_MEMORY:
-		return true;
-	default:
-		return false;
-	}
-}
-
 int hp_vm_call(struct hp_vm *vm, const char *name, size_t name_len, const void *args,
 	       size_t args_len, struct hp_call_result *res, struct hp_error *err)
 {
@@ -501,13 +432,11 @@ int hp_vm_call_opts(struct hp_vm *vm, const char *name, size_t name_len, const v
 						       : vm->mod->timeout_ns;
 	if (run_call(vm, HP_HC_CALL_DONE, timeout_ns, err))
 		return -1;
-	uint32_t status = vm->cb->status, len = vm->cb->output_len;
-	if (!guest_status_valid(status))
-		return hp_fail(err, HP_E_GUEST_PROTOCOL, "guest returned invalid status %u", status);
-	if (len > l->output_size || (status != HP_OK && len > HP_ABORT_MSG_MAX))
-		return hp_fail(err, HP_E_GUEST_PROTOCOL, "guest returned output length %u (limit %llu)",
-			       len, (unsigned long long)(status == HP_OK ? l->output_size : HP_ABORT_MSG_MAX));
-	res->status = (int)status;
+	int status;
+	uint32_t len;
+	if (hp_guest_result(vm->cb, l->output_size, &status, &len, err))
+		return -1;
+	res->status = status;
 	res->output = vm->mem + HP_GPA_OUTPUT;
 	res->output_len = len;
 	return 0;
