@@ -18,7 +18,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "pagemap_scan.h"
@@ -225,13 +224,6 @@ uint64_t hp_restore_private_pages(struct hp_vm *vm)
 #define MEASURE_WARMUP 2
 #define MEASURE_ROUNDS 7
 
-static double now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -264,10 +256,10 @@ static int measure_one(struct hp_module *mod, int strategy, hp_log_fn log, void 
 		return -1;
 	int rc = 0;
 	for (int i = 0; i < MEASURE_WARMUP + MEASURE_ROUNDS && rc == 0; i++) {
-		double t0 = now_us();
+		uint64_t t0 = hp_now_ns();
 		rc = touch_and_restore(vm, err);
 		if (i >= MEASURE_WARMUP)
-			t[i - MEASURE_WARMUP] = now_us() - t0;
+			t[i - MEASURE_WARMUP] = (double)(hp_now_ns() - t0) / 1e3;
 	}
 	hp_vm_destroy(vm);
 	if (rc)
