@@ -135,7 +135,9 @@ static int run_until(struct hp_vm *vm, uint32_t done, struct hp_error *err)
 		/* Clears immediate_exit, then checks cancel and deadline: see interrupt.c. */
 		if (hp_call_check(vm, err))
 			return -1;
-		if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
+		int rc = ioctl(vm->vcpu_fd, KVM_RUN, 0);
+		hp_arch_after_run(vm);
+		if (rc < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			return hp_fail_errno(err, HP_E_KVM, "KVM_RUN");

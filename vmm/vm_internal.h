@@ -116,6 +116,10 @@ int hp_arch_after_init(struct hp_vm *vm, struct hp_error *err);
 /* Point the vCPU at the dispatch entry with a fresh stack, without a vCPU ioctl. */
 void hp_arch_prepare_call(struct hp_vm *vm);
 
+/* Right after every KVM_RUN, whatever it returned: undo what guest code may have left in this
+ * thread's own CPU state (x86_64 on PVM: segment selectors). */
+void hp_arch_after_run(struct hp_vm *vm);
+
 /* Decodes the exit in vm->run. */
 void hp_arch_decode_exit(struct hp_vm *vm, struct hp_exit *ex);
 

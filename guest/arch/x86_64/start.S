@@ -15,14 +15,24 @@ _start:
 	andq $-16, %rsp
 	xorl %ebp, %ebp
 	fninit
+	/* Whether xrstor works here, asked of the CPU this code runs on (CPUID.1:ECX.OSXSAVE):
+	 * the host's HP_CPU_XSAVE flag comes from KVM's CPUID table, which on a PVM host says
+	 * "no XSAVE" while module code runs with the host's XCR0 (AVX on), and fxrstor alone
+	 * would leave the upper ymm halves of one call to the next. Once, at init. */
+	movl $1, %eax
+	cpuid
+	btl $27, %ecx
+	setc hp_osxsave(%rip)
 	call hp_runtime_init
 	ud2
 
 	.globl hp_dispatch_entry
 hp_dispatch_entry:
 	testl $HP_CPU_XSAVE, 0x20000 + HP_CB_CPU_FLAGS_OFF  /* call block at HP_GPA_CONTROL */
+	jnz 0f
+	cmpb $0, hp_osxsave(%rip)
 	jz 1f
-	movl $-1, %eax          /* every component XCR0 enables: x87, SSE, AVX */
+0:	movl $-1, %eax          /* every component XCR0 enables: x87, SSE, AVX */
 	movl $-1, %edx
 	xrstor clean_fpu_state(%rip)
 	jmp 2f
@@ -31,6 +41,10 @@ hp_dispatch_entry:
 	xorl %ebp, %ebp
 	call hp_runtime_dispatch
 	ud2
+
+	.section .bss.hp_start, "aw", @nobits
+hp_osxsave:
+	.zero 1
 
 /* An XSAVE image in its init state: legacy area with FCW = 0x37f and MXCSR = 0x1f80 (the
  * reset values), XSTATE_BV = 0 in the header so xrstor puts every component in its initial

@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <asm/prctl.h>
 
 #include "arch/x86_64/hp_abi_arch.h"
 #include "paging.h"
@@ -337,6 +340,38 @@ int hp_arch_after_init(struct hp_vm *vm, struct hp_error *err)
 	return 0;
 }
 
+/* On a PVM host module code runs natively at CPL3 on this thread, and what it loads into
+ * ds/es/fs/gs stays in the hardware registers: KVM's segment state (sync_regs, KVM_SET_SREGS)
+ * does not reach them. The next call of any VM run by this thread would find them (a channel
+ * from one module's call to another's), and they are this process's own selectors. After every
+ * KVM_RUN and before a call they are put back to 0, what x86_64 Linux threads run with. A
+ * selector load also loads the segment's base: fs and gs are reset with arch_prctl, which keeps
+ * the thread's FS base (TLS) and GS base. Normally nothing is loaded: four register reads.
+ * Runs after every KVM_RUN, however it returned (an EINTR of a deadline included). */
+static void reset_host_selectors(void);
+
+void hp_arch_after_run(struct hp_vm *vm)
+{
+	(void)vm;
+	reset_host_selectors();
+}
+
+static void reset_host_selectors(void)
+{
+	uint16_t ds, es, fs, gs;
+	__asm__ volatile("mov %%ds, %0" : "=r"(ds));
+	__asm__ volatile("mov %%es, %0" : "=r"(es));
+	__asm__ volatile("mov %%fs, %0" : "=r"(fs));
+	__asm__ volatile("mov %%gs, %0" : "=r"(gs));
+	if (ds | es)
+		__asm__ volatile("mov %0, %%ds\n\tmov %0, %%es" : : "r"(0) : "memory");
+	unsigned long base;
+	if (fs && syscall(SYS_arch_prctl, ARCH_GET_FS, &base) == 0)
+		syscall(SYS_arch_prctl, ARCH_SET_FS, base);
+	if (gs && syscall(SYS_arch_prctl, ARCH_GET_GS, &base) == 0)
+		syscall(SYS_arch_prctl, ARCH_SET_GS, base);
+}
+
 /* Every call starts from the snapshot's CPL3 state in the same KVM_RUN: general registers,
  * RIP/RSP/RFLAGS, all segment state (selectors and FS/GS bases included: a previous call could
  * have loaded other selectors, and this PVM host runs CPL3 code natively, so nothing is assumed
@@ -346,6 +381,7 @@ void hp_arch_prepare_call(struct hp_vm *vm)
 {
 	struct x86_vcpu *v = vm->arch;
 	struct kvm_regs *r = &vm->run->s.regs.regs;
+	reset_host_selectors();
 	memset(r, 0, sizeof(*r));
 	r->rip = vm->dispatch_entry;
 	r->rsp = vm->mod->layout.stack_top;
