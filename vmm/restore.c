@@ -52,8 +52,13 @@ bool hp_restore_uses_dirty_log(int strategy)
 /* With the page map, a page copied back stays private and is copied again after every later
  * call, so one call that wrote many pages would make every later restore of that VM slow and
  * keep its memory private. When the last restore copied more than this, the next one drops the
- * pages instead (MADV_DONTNEED): the VM shrinks back to what its calls really touch. */
+ * pages instead (MADV_DONTNEED): the VM shrinks back to what its calls really touch.
+ * But if the call after a trim writes that many pages again, the VM's calls are simply big and
+ * trimming would make every call refault them all (~11-20 us a page here): then trimming waits
+ * TRIM_BACKOFF_FIRST restores, doubling each time it proves useless again. */
 #define TRIM_PAGES 1024
+#define TRIM_BACKOFF_FIRST 64
+#define TRIM_BACKOFF_MAX 65536
 
 static bool copies_back(const struct hp_vm *vm)
 {
@@ -199,9 +204,31 @@ static int each_private(struct hp_vm *vm, range_fn fn, struct hp_error *err)
 
 /* --- restore -------------------------------------------------------------------------------- */
 
+/* Decides whether this restore drops pages instead of copying them (see TRIM_PAGES). */
+static bool should_trim(struct hp_vm *vm)
+{
+	bool big = vm->pages_restored > TRIM_PAGES;
+	if (vm->trim_next) {
+		/* the last restore trimmed: pages_restored is exactly what one call wrote */
+		if (big)
+			vm->trim_backoff = vm->trim_backoff ? vm->trim_backoff * 2 : TRIM_BACKOFF_FIRST;
+		else
+			vm->trim_backoff = 0;
+		if (vm->trim_backoff > TRIM_BACKOFF_MAX)
+			vm->trim_backoff = TRIM_BACKOFF_MAX;
+		vm->trim_wait = vm->trim_backoff;
+		return false;
+	}
+	if (vm->trim_wait) {
+		vm->trim_wait--;
+		return false;
+	}
+	return big;
+}
+
 int hp_restore_pages(struct hp_vm *vm, struct hp_error *err)
 {
-	vm->trim_next = vm->pages_restored > TRIM_PAGES;
+	vm->trim_next = vm->restore == HP_RESTORE_PAGEMAP_MEMCPY && should_trim(vm);
 	vm->pages_restored = 0;
 	if (hp_restore_uses_dirty_log(vm->restore))
 		return each_dirty_logged(vm, put_back, err);

@@ -81,6 +81,7 @@ struct hp_vm {
 	/* Per-call limits on what the guest produces. */
 	uint64_t log_bytes, log_dropped, hypercalls;
 	bool trim_next;         /* this restore drops pages instead of copying (restore.c) */
+	uint32_t trim_backoff, trim_wait;
 	uint64_t calls;
 };
 

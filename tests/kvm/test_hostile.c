@@ -82,6 +82,14 @@ static void test_misdeeds(struct hp_module *mod)
 		check_ok(vm, m->fn);
 		hp_pool_put(pool, vm);
 	}
+	/* A 1 TiB malloc is not an error: malloc says no, the call goes on. */
+	CHECK(hp_pool_get(pool, &vm, &err) == 0);
+	struct kt_call c;
+	kt_call0(vm, "huge_malloc", &c);
+	CHECK_CALL(&c, kt_ok(&c) && c.obj.type == MSGPACK_OBJECT_BOOLEAN && !c.obj.via.boolean);
+	kt_call_free(&c);
+	hp_pool_put(pool, vm);
+
 	struct hp_pool_stats st;
 	hp_pool_stats(pool, &st, &err);
 	CHECK(st.restore_failures == 0 && st.created == 1 && st.destroyed == 0);
