@@ -53,6 +53,10 @@ expect 0 '"ABC"' "restore strategy dirtylog-memcpy; all results identical" -- -n
 expect 0 '"ABC"' "restore strategy: pagemap" -- -v -n 3 --restore pagemap-memcpy "$DIR/strings.elf" upper '["abc"]'
 expect 64 "" "unknown restore strategy" -- --restore fast "$DIR/math.elf" add '[1, 2]'
 expect 64 "" "invalid count" -- -n 0 "$DIR/math.elf" add '[1, 2]'
+# a runaway guest stopped at its deadline, a faulting one reported; both exit 1
+expect 1 "" "timeout: the call ran past its deadline of 100 ms" -- --timeout 100 "$DIR/hostile.elf" loop_forever
+expect 1 "" "guest_fault: guest page fault reading 0x0" -- "$DIR/hostile.elf" null_deref
+expect 64 "" "invalid timeout" -- --timeout 0 "$DIR/math.elf" add '[1, 2]'
 # the arguments from stdin
 got=$(echo '[2, 3]' | "$RUN" "$DIR/math.elf" mul -)
 [[ $got == 6 ]] || { echo "FAIL: args from stdin gave '$got'"; failures=$((failures + 1)); }

@@ -37,6 +37,7 @@ static const char usage_text[] =
 	"                       default), dirtylog-memcpy, dirtylog-madvise, pagemap-memcpy,\n"
 	"                       pagemap-madvise\n"
 	"  -v, --verbose        print the restore strategies measured and chosen\n"
+	"  -t, --timeout MS     deadline of each call and of the module's init (default 10000)\n"
 	"      --heap SIZE      guest heap size (default 16M)\n"
 	"      --stack SIZE     guest stack size (default 1M)\n"
 	"      --input SIZE     input buffer size, limits the arguments (default 2M)\n"
@@ -94,6 +95,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "input", required_argument, NULL, OPT_INPUT },
 		{ "output", required_argument, NULL, OPT_OUTPUT },
 		{ "calls", required_argument, NULL, 'n' },
+		{ "timeout", required_argument, NULL, 't' },
 		{ "pool", required_argument, NULL, 'p' },
 		{ "restore", required_argument, NULL, OPT_RESTORE },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -101,7 +103,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	};
 	int c;
 	o->calls = o->pool = 1;
-	while ((c = getopt_long(argc, argv, "lqhvn:p:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "lqhvn:p:t:", longopts, NULL)) != -1) {
 		uint64_t *size = NULL;
 		switch (c) {
 		case 'l': o->list = true; continue;
@@ -114,6 +116,15 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return -1;
 			}
 			continue;
+		case 't': {
+			unsigned long ms;
+			if (parse_count(optarg, &ms) < 0 || ms > 86400000ul) {
+				fprintf(stderr, "hyperpool-run: invalid timeout '%s' (1 to 86400000 ms)\n", optarg);
+				return -1;
+			}
+			o->cfg.timeout_ms = ms;
+			continue;
+		}
 		case OPT_RESTORE:
 			o->cfg.restore = hp_restore_strategy_parse(optarg);
 			if (o->cfg.restore < 0) {
@@ -366,6 +377,7 @@ static int run(const struct options *o, struct hp_module *mod)
 			rc = EXIT_GUEST;
 		} else {
 			puts(json);
+			fflush(stdout); /* the result before the summary, also through a pipe */
 			free(json);
 			print_summary(&st, mod);
 		}
