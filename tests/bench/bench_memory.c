@@ -15,32 +15,14 @@
  * when creating fails (the errno is reported). RLIMIT_NOFILE is raised to the hard limit first,
  * and the hard limit to what N needs when the process may (root). Not for asserting. */
 #include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <linux/kvm.h>
 #include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "arch/x86_64/paging.h"
-#include "hp_abi.h"
-#include "hpvmm.h"
+#define BENCH_NAME "bench_memory"
+#include "bench_common.h"
 
 #define STOP_AVAILABLE_KIB (4ull << 20) /* 4 GiB */
-
-static double now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
 
 /* --- what is measured ------------------------------------------------------------------- */
 
@@ -132,105 +114,7 @@ struct phase {
 	uint64_t private_bytes, guest_bytes; /* hyperpool: one VM's hp_vm_memory */
 };
 
-/* --- bare VMs ------------------------------------------------------------------------------ */
-
-struct bare {
-	int vm, vcpu;
-	uint8_t *mem;
-	size_t mem_size;
-	struct kvm_run *run;
-	size_t run_size;
-};
-
-static const char *bare_create(int kvm, struct bare *b, size_t mem_size, size_t run_size)
-{
-	memset(b, 0, sizeof(*b));
-	b->vm = b->vcpu = -1;
-	b->mem_size = mem_size;
-	b->run_size = run_size;
-	b->vm = ioctl(kvm, KVM_CREATE_VM, 0);
-	if (b->vm < 0)
-		return "KVM_CREATE_VM";
-	b->mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (b->mem == MAP_FAILED) {
-		b->mem = NULL;
-		return "mmap guest memory";
-	}
-	struct kvm_userspace_memory_region slot = { .memory_size = mem_size,
-						    .userspace_addr = (uint64_t)(uintptr_t)b->mem };
-	if (ioctl(b->vm, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
-		return "KVM_SET_USER_MEMORY_REGION";
-	b->vcpu = ioctl(b->vm, KVM_CREATE_VCPU, 0);
-	if (b->vcpu < 0)
-		return "KVM_CREATE_VCPU";
-	b->run = mmap(NULL, run_size, PROT_READ | PROT_WRITE, MAP_SHARED, b->vcpu, 0);
-	if (b->run == MAP_FAILED) {
-		b->run = NULL;
-		return "mmap kvm_run";
-	}
-	return NULL;
-}
-
-static void bare_destroy(struct bare *b)
-{
-	if (b->run)
-		munmap(b->run, b->run_size);
-	if (b->vcpu >= 0)
-		close(b->vcpu);
-	if (b->vm >= 0)
-		close(b->vm);
-	if (b->mem)
-		munmap(b->mem, b->mem_size);
-}
-
-/* Long mode at CPL3: `mov %eax, (%rbx)` with rbx = an unbacked page, run to its MMIO exit. */
-static const char *bare_run_cpl3(struct bare *b)
-{
-	static const uint8_t code[] = { 0x89, 0x03, 0xeb, 0xfc };
-	uint64_t code_gpa = HP_GPA_IMAGE;
-	memcpy(b->mem + code_gpa, code, sizeof(code));
-	struct hp_region regions[] = {
-		{ code_gpa, HP_PAGE_SIZE, HP_MAP_R | HP_MAP_X | HP_MAP_USER, "code" },
-		{ code_gpa + HP_PAGE_SIZE, HP_PAGE_SIZE, HP_MAP_R | HP_MAP_W | HP_MAP_USER, "stack" },
-		{ HP_GPA_HYPERCALL, HP_PAGE_SIZE, HP_MAP_W | HP_MAP_USER | HP_MAP_MMIO, "mmio" },
-	};
-	uint64_t cr3;
-	struct hp_error err;
-	if (hp_x86_build_page_tables(b->mem, b->mem_size, regions, 3, &cr3, &err))
-		return "building page tables";
-	uint64_t gdt_gpa = 0x1000;
-	uint64_t gdt[5] = { 0, 0x00af9b000000ffffull, 0x00cf93000000ffffull,
-			    0x00cff3000000ffffull, 0x00affb000000ffffull };
-	memcpy(b->mem + gdt_gpa, gdt, sizeof(gdt));
-	struct kvm_sregs s;
-	if (ioctl(b->vcpu, KVM_GET_SREGS, &s) < 0)
-		return "KVM_GET_SREGS";
-	struct kvm_segment ucode = { .limit = 0xffffffff, .selector = 0x23, .type = 0xb, .present = 1,
-				     .dpl = 3, .s = 1, .l = 1, .g = 1 };
-	struct kvm_segment udata = { .limit = 0xffffffff, .selector = 0x1b, .type = 0x3, .present = 1,
-				     .dpl = 3, .db = 1, .s = 1, .g = 1 };
-	s.cs = ucode;
-	s.ds = s.es = s.fs = s.gs = s.ss = udata;
-	s.gdt.base = gdt_gpa;
-	s.gdt.limit = sizeof(gdt) - 1;
-	s.cr0 = 0x80050033;
-	s.cr3 = cr3;
-	s.cr4 = 0x620;
-	s.efer = 0xd00;
-	if (ioctl(b->vcpu, KVM_SET_SREGS, &s) < 0)
-		return "KVM_SET_SREGS";
-	struct kvm_regs r = { .rip = code_gpa, .rsp = code_gpa + 2 * HP_PAGE_SIZE, .rflags = 2,
-			      .rbx = HP_GPA_HYPERCALL };
-	if (ioctl(b->vcpu, KVM_SET_REGS, &r) < 0)
-		return "KVM_SET_REGS";
-	if (ioctl(b->vcpu, KVM_RUN, 0) < 0)
-		return "KVM_RUN";
-	if (b->run->exit_reason != KVM_EXIT_MMIO) {
-		errno = 0;
-		return "KVM_RUN (unexpected exit)";
-	}
-	return NULL;
-}
+/* --- bare VMs (struct bare and the CPL3 guest: bench_common.h) ---------------------------- */
 
 static bool should_stop(struct phase *ph, long i)
 {
@@ -243,20 +127,6 @@ static bool should_stop(struct phase *ph, long i)
 		return true;
 	}
 	return false;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, size_t n)
-{
-	if (!n)
-		return 0;
-	qsort(v, n, sizeof(*v), cmp_double);
-	return v[n / 2];
 }
 
 /* Median create time of the first and of the last 10% of the VMs created. */
@@ -315,14 +185,16 @@ static void phase_bare(struct phase *ph, uint64_t mem_size)
 		if (should_stop(ph, i))
 			break;
 		double t1 = now_us();
-		const char *failed = bare_create(kvm, &vms[i], mem_size, run_size);
+		const char *failed = bare_create(kvm, &vms[i], mem_size, 0, run_size);
+		if (!failed) /* long mode at CPL3, run to its first (MMIO) exit */
+			failed = bare_setup_cpl3(&vms[i], NULL);
 		if (!failed)
-			failed = bare_run_cpl3(&vms[i]);
+			failed = bare_run(&vms[i], KVM_EXIT_MMIO);
 		tc[i] = now_us() - t1;
 		if (!failed && i == 0) { /* VM 0's exit round trip while it is alone */
 			for (int j = 0; j < ROUND_TRIPS; j++) {
 				double t2 = now_us();
-				if (ioctl(vms[0].vcpu, KVM_RUN, 0) < 0)
+				if (bare_run(&vms[0], KVM_EXIT_MMIO))
 					break;
 				rt[j] = now_us() - t2;
 			}
@@ -330,7 +202,7 @@ static void phase_bare(struct phase *ph, uint64_t mem_size)
 		}
 		if (failed) {
 			ph->stop_errno = errno;
-			snprintf(ph->stop_what, sizeof(ph->stop_what), "%s failed at VM %ld", failed, i);
+			snprintf(ph->stop_what, sizeof(ph->stop_what), "%.90s failed at VM %ld", failed, i);
 			bare_destroy(&vms[i]);
 			break;
 		}
@@ -343,7 +215,7 @@ static void phase_bare(struct phase *ph, uint64_t mem_size)
 	create_spread(ph, tc);
 	for (int j = 0; ph->created && j < ROUND_TRIPS; j++) {
 		double t2 = now_us();
-		if (ioctl(vms[0].vcpu, KVM_RUN, 0) < 0)
+		if (bare_run(&vms[0], KVM_EXIT_MMIO))
 			break;
 		rt[j] = now_us() - t2;
 	}

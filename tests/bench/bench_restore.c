@@ -14,62 +14,13 @@
  *  4. a warm call + restore (auto strategy) vs the bare CPL3 exit round trip;
  *  5. cloning a VM from the snapshot vs cold create + init.
  * The numbers are for reading side by side, never for asserting: shared machines are noisy. */
-#include <errno.h>
-#include <fcntl.h>
-#include <linux/kvm.h>
 #include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "arch/x86_64/paging.h"
-#include "hp_abi.h"
-#include "hpvmm.h"
+#define BENCH_NAME "bench_restore"
+#include "bench_common.h"
 #include "pagemap_scan.h"
 
 #define PAGE 4096ul
-
-static double now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-struct stats {
-	double median, p90;
-	size_t n;
-};
-
-static struct stats summarize(double *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return (struct stats){ v[n / 2], v[n * 90 / 100], n };
-}
-
-static void die(const char *what)
-{
-	fprintf(stderr, "bench_restore: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
-static void check(int rc, const struct hp_error *err)
-{
-	if (rc) {
-		fprintf(stderr, "bench_restore: %s\n", err->message);
-		exit(1);
-	}
-}
 
 static void header(const char *title)
 {
@@ -89,101 +40,7 @@ static void row(const char *what, struct stats s)
 	printf("| %-58s | %9.1f | %9.1f | %5zu |\n", what, s.median, s.p90, s.n);
 }
 
-/* --- bare floors (as in bench_vm.c) ----------------------------------------------------- */
-
-struct bare {
-	int vm, vcpu;
-	uint8_t *mem;
-	size_t mem_size;
-	struct kvm_run *run;
-	size_t run_size;
-};
-
-static void bare_create(int kvm, struct bare *b, size_t mem_size, uint32_t slot_flags)
-{
-	b->mem_size = mem_size;
-	b->vm = ioctl(kvm, KVM_CREATE_VM, 0);
-	if (b->vm < 0)
-		die("KVM_CREATE_VM");
-	b->mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (b->mem == MAP_FAILED)
-		die("mmap");
-	struct kvm_userspace_memory_region slot = { .flags = slot_flags, .memory_size = mem_size,
-						    .userspace_addr = (uint64_t)(uintptr_t)b->mem };
-	if (ioctl(b->vm, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
-		die("KVM_SET_USER_MEMORY_REGION");
-	b->vcpu = ioctl(b->vm, KVM_CREATE_VCPU, 0);
-	if (b->vcpu < 0)
-		die("KVM_CREATE_VCPU");
-	b->run_size = (size_t)ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
-	b->run = mmap(NULL, b->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, b->vcpu, 0);
-	if (b->run == MAP_FAILED)
-		die("mmap kvm_run");
-}
-
-static void bare_destroy(struct bare *b)
-{
-	munmap(b->run, b->run_size);
-	close(b->vcpu);
-	close(b->vm);
-	munmap(b->mem, b->mem_size);
-}
-
-/* Long mode at CPL3: `mov %eax, (%rbx); jmp .-2` with rbx = an unbacked page (MMIO exit). */
-static struct kvm_regs bare_setup_cpl3(struct bare *b)
-{
-	static const uint8_t code[] = { 0x89, 0x03, 0xeb, 0xfc };
-	uint64_t code_gpa = HP_GPA_IMAGE;
-	memcpy(b->mem + code_gpa, code, sizeof(code));
-	struct hp_region regions[] = {
-		{ code_gpa, HP_PAGE_SIZE, HP_MAP_R | HP_MAP_X | HP_MAP_USER, "code" },
-		{ code_gpa + HP_PAGE_SIZE, HP_PAGE_SIZE, HP_MAP_R | HP_MAP_W | HP_MAP_USER, "stack" },
-		{ HP_GPA_HYPERCALL, HP_PAGE_SIZE, HP_MAP_W | HP_MAP_USER | HP_MAP_MMIO, "mmio" },
-	};
-	uint64_t cr3;
-	struct hp_error err;
-	if (hp_x86_build_page_tables(b->mem, b->mem_size, regions, 3, &cr3, &err)) {
-		fprintf(stderr, "bench_restore: %s\n", err.message);
-		exit(1);
-	}
-	uint64_t gdt_gpa = 0x1000;
-	uint64_t gdt[5] = { 0, 0x00af9b000000ffffull, 0x00cf93000000ffffull,
-			    0x00cff3000000ffffull, 0x00affb000000ffffull };
-	memcpy(b->mem + gdt_gpa, gdt, sizeof(gdt));
-	struct kvm_sregs s;
-	if (ioctl(b->vcpu, KVM_GET_SREGS, &s) < 0)
-		die("KVM_GET_SREGS");
-	struct kvm_segment ucode = { .limit = 0xffffffff, .selector = 0x23, .type = 0xb, .present = 1,
-				     .dpl = 3, .s = 1, .l = 1, .g = 1 };
-	struct kvm_segment udata = { .limit = 0xffffffff, .selector = 0x1b, .type = 0x3, .present = 1,
-				     .dpl = 3, .db = 1, .s = 1, .g = 1 };
-	s.cs = ucode;
-	s.ds = s.es = s.fs = s.gs = s.ss = udata;
-	s.gdt.base = gdt_gpa;
-	s.gdt.limit = sizeof(gdt) - 1;
-	s.cr0 = 0x80050033;
-	s.cr3 = cr3;
-	s.cr4 = 0x620;
-	s.efer = 0xd00;
-	if (ioctl(b->vcpu, KVM_SET_SREGS, &s) < 0)
-		die("KVM_SET_SREGS (long mode)");
-	struct kvm_regs r = { .rip = code_gpa, .rsp = code_gpa + 2 * HP_PAGE_SIZE, .rflags = 2,
-			      .rbx = HP_GPA_HYPERCALL };
-	if (ioctl(b->vcpu, KVM_SET_REGS, &r) < 0)
-		die("KVM_SET_REGS");
-	return r;
-}
-
-static void bare_run(struct bare *b)
-{
-	if (ioctl(b->vcpu, KVM_RUN, 0) < 0)
-		die("KVM_RUN");
-	if (b->run->exit_reason != KVM_EXIT_MMIO) {
-		fprintf(stderr, "bench_restore: bare CPL3 VM: exit %u, expected MMIO\n",
-			b->run->exit_reason);
-		exit(1);
-	}
-}
+/* --- bare floors (struct bare and the CPL3 guest: bench_common.h) ------------------------- */
 
 /* The register-reset floors in one bare CPL3 VM: a plain exit round trip, KVM_SET_REGS alone,
  * and a round trip that also loads the registers (and sregs + events, as hyperpool does)
@@ -196,17 +53,18 @@ static struct reg_floors reg_floors(int kvm, double *t, size_t n, size_t guest_s
 {
 	struct reg_floors f;
 	struct bare b;
-	bare_create(kvm, &b, guest_size, 0);
-	struct kvm_regs r = bare_setup_cpl3(&b);
+	struct kvm_regs r;
+	or_die(bare_create(kvm, &b, guest_size, 0, 0));
+	or_die(bare_setup_cpl3(&b, &r));
 	struct kvm_sregs s;
 	struct kvm_vcpu_events ev;
 	if (ioctl(b.vcpu, KVM_GET_SREGS, &s) < 0 || ioctl(b.vcpu, KVM_GET_VCPU_EVENTS, &ev) < 0)
 		die("KVM_GET_SREGS / KVM_GET_VCPU_EVENTS");
 	for (size_t i = 0; i < 10; i++) /* the first entries fault pages in */
-		bare_run(&b);
+		or_die(bare_run(&b, KVM_EXIT_MMIO));
 	for (size_t i = 0; i < n; i++) {
 		double t0 = now_us();
-		bare_run(&b);
+		or_die(bare_run(&b, KVM_EXIT_MMIO));
 		t[i] = now_us() - t0;
 	}
 	f.run = summarize(t, n);
@@ -221,7 +79,7 @@ static struct reg_floors reg_floors(int kvm, double *t, size_t n, size_t guest_s
 		double t0 = now_us();
 		b.run->s.regs.regs = r;
 		b.run->kvm_dirty_regs = KVM_SYNC_X86_REGS;
-		bare_run(&b);
+		or_die(bare_run(&b, KVM_EXIT_MMIO));
 		b.run->kvm_dirty_regs = 0;
 		t[i] = now_us() - t0;
 	}
@@ -232,7 +90,7 @@ static struct reg_floors reg_floors(int kvm, double *t, size_t n, size_t guest_s
 		b.run->s.regs.sregs = s;
 		b.run->s.regs.events = ev;
 		b.run->kvm_dirty_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS;
-		bare_run(&b);
+		or_die(bare_run(&b, KVM_EXIT_MMIO));
 		b.run->kvm_dirty_regs = 0;
 		t[i] = now_us() - t0;
 	}
@@ -244,7 +102,7 @@ static struct reg_floors reg_floors(int kvm, double *t, size_t n, size_t guest_s
 static struct stats dirty_log_floor(int kvm, double *t, size_t n, size_t guest_size)
 {
 	struct bare b;
-	bare_create(kvm, &b, guest_size, KVM_MEM_LOG_DIRTY_PAGES);
+	or_die(bare_create(kvm, &b, guest_size, KVM_MEM_LOG_DIRTY_PAGES, 0));
 	uint64_t *bitmap = calloc(guest_size / PAGE / 64 + 1, 8);
 	for (size_t i = 0; i < n; i++) {
 		struct kvm_dirty_log log = { .slot = 0, .dirty_bitmap = bitmap };
@@ -263,7 +121,7 @@ static struct stats bare_create_floor(int kvm, double *t, size_t n, size_t guest
 	for (size_t i = 0; i < n; i++) {
 		struct bare b;
 		double t0 = now_us();
-		bare_create(kvm, &b, guest_size, 0);
+		or_die(bare_create(kvm, &b, guest_size, 0, 0));
 		t[i] = now_us() - t0;
 		bare_destroy(&b);
 	}
@@ -496,11 +354,7 @@ int main(int argc, char **argv)
 	if (n < 20)
 		n = 20;
 	double *t = calloc(n * 10, sizeof(double));
-	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (kvm < 0) {
-		fprintf(stderr, "bench_restore: /dev/kvm: %s\n", strerror(errno));
-		return errno == ENOENT ? 77 : 1;
-	}
+	int kvm = open_kvm_or_exit();
 	struct hp_error err;
 	struct hp_kvm *hk;
 	check(hp_kvm_open(&hk, &err), &err);
@@ -546,8 +400,8 @@ int main(int argc, char **argv)
 	snprintf(what, sizeof(what), "floor: KVM_GET_DIRTY_LOG, %.0f MiB slot, clean", guest / 1048576.0);
 	row(what, dirty_log_floor(kvm, t, n * 5, guest));
 	snprintf(what, sizeof(what), "floor: bare VM create (VM+slot+vCPU+kvm_run), %.0f MiB", guest / 1048576.0);
-	struct stats bare_create = bare_create_floor(kvm, t, n / 2, guest);
-	row(what, bare_create);
+	struct stats bare_vm_create = bare_create_floor(kvm, t, n / 2, guest);
+	row(what, bare_vm_create);
 
 	/* 2. strategies x pages */
 	header("Restore strategies: call dirty(n), then hp_vm_restore (one fresh VM per row)");
@@ -719,14 +573,14 @@ int main(int argc, char **argv)
 	}
 	struct stats clone_call = summarize(t, nv);
 	snprintf(what, sizeof(what), "floor: bare VM create (VM+slot+vCPU+kvm_run), %.0f MiB", guest / 1048576.0);
-	row(what, bare_create);
+	row(what, bare_vm_create);
 	row("hyperpool: clone from snapshot (hp_vm_create)", clone);
 	row("hyperpool: clone + first call math.add", clone_call);
 	row("hyperpool: cold create + load + init (hp_vm_create_cold)", cold);
 	row("hyperpool: teardown of a clone", clone_destroy);
 	row("hyperpool: teardown of a cold VM", cold_destroy);
 	printf("\nclone / cold = %.2f; clone / bare create = %.2f\n", clone.median / cold.median,
-	       clone.median / bare_create.median);
+	       clone.median / bare_vm_create.median);
 
 	free(td);
 	hp_module_close(small);

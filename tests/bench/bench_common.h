@@ -1,0 +1,252 @@
+/* bench_common.h - what the benchmark programs (bench_vm.c, bench_restore.c, bench_memory.c)
+ * share: timing and statistics, failing loudly, and a bare KVM VM built by hand without
+ * libhpvmm (the "floor" every hyperpool number is read against).
+ *
+ * Define BENCH_NAME (the program's name, the prefix of its error messages) before including:
+ *
+ *   #define BENCH_NAME "bench_vm"
+ *   #include "bench_common.h"
+ *
+ * Everything here is static inline, so each program takes what it uses and nothing is linked.
+ *
+ * Error convention of the bare VM helpers: they return NULL on success, else a short static
+ * string naming the step that failed, with errno set by that step (0 when the failure has no
+ * errno, e.g. an unexpected exit). A program that stops on any failure wraps the call in
+ * or_die(); one that wants to report failure as a result (bench_memory) keeps the string. */
+#ifndef BENCH_COMMON_H
+#define BENCH_COMMON_H
+
+#ifndef BENCH_NAME
+#error "define BENCH_NAME (the program's name, for messages) before including bench_common.h"
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arch/x86_64/paging.h"
+#include "hp_abi.h"
+#include "hpvmm.h"
+
+/* --- timing and statistics ------------------------------------------------------------------ */
+
+/* Monotonic clock, in microseconds. */
+static inline double now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+/* qsort comparator for doubles, ascending. */
+static inline int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Order statistics of n samples (microseconds), and n. */
+struct stats {
+	double median, p90, p99;
+	size_t n;
+};
+
+/* Sorts v[0..n) in place and returns its median (v[n/2]), p90 and p99; all 0 when n is 0. */
+static inline struct stats summarize(double *v, size_t n)
+{
+	if (!n)
+		return (struct stats){ 0, 0, 0, 0 };
+	qsort(v, n, sizeof(*v), cmp_double);
+	return (struct stats){ v[n / 2], v[n * 90 / 100], v[n * 99 / 100], n };
+}
+
+/* Sorts v[0..n) in place and returns its median (v[n/2]); 0 when n is 0. */
+static inline double median(double *v, size_t n)
+{
+	return summarize(v, n).median;
+}
+
+/* --- failing -------------------------------------------------------------------------------- */
+
+/* Prints "BENCH_NAME: what: strerror(errno)" (without the strerror part when errno is 0) and
+ * exits with status 1. */
+_Noreturn static inline void die(const char *what)
+{
+	int e = errno;
+	if (e)
+		fprintf(stderr, BENCH_NAME ": %s: %s\n", what, strerror(e));
+	else
+		fprintf(stderr, BENCH_NAME ": %s\n", what);
+	exit(1);
+}
+
+/* For the helpers below that return an error string: dies when failed is not NULL. */
+static inline void or_die(const char *failed)
+{
+	if (failed)
+		die(failed);
+}
+
+/* For libhpvmm calls: exits with err's message when rc is not 0. */
+static inline void check(int rc, const struct hp_error *err)
+{
+	if (rc) {
+		fprintf(stderr, BENCH_NAME ": %s\n", err->message);
+		exit(1);
+	}
+}
+
+/* Opens /dev/kvm read-write, or exits: with 77 (meson's "skipped") when there is no such
+ * device, else with 1. */
+static inline int open_kvm_or_exit(void)
+{
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm < 0) {
+		fprintf(stderr, BENCH_NAME ": /dev/kvm: %s\n", strerror(errno));
+		exit(errno == ENOENT ? 77 : 1);
+	}
+	return kvm;
+}
+
+/* --- a bare KVM VM -------------------------------------------------------------------------- */
+
+/* One VM, one memslot (slot 0 at guest physical 0, anonymous private memory), one vCPU with its
+ * kvm_run mapped. A member not (yet) set up is -1 (fds) or NULL (mappings), so bare_destroy
+ * can undo a bare_create that failed half way. */
+struct bare {
+	int vm, vcpu;
+	uint8_t *mem;
+	size_t mem_size;
+	struct kvm_run *run;
+	size_t run_size;
+};
+
+/* Creates b: KVM_CREATE_VM, mem_size bytes of guest memory as slot 0 with slot_flags (0, or
+ * e.g. KVM_MEM_LOG_DIRTY_PAGES), KVM_CREATE_VCPU and the mapping of its kvm_run. run_size is
+ * KVM_GET_VCPU_MMAP_SIZE when the caller already knows it, or 0 to ask KVM here (after the
+ * vCPU is created). Returns NULL, or the failed step (errno set); either way b can be handed
+ * to bare_destroy. */
+static inline const char *bare_create(int kvm, struct bare *b, size_t mem_size,
+				      uint32_t slot_flags, size_t run_size)
+{
+	memset(b, 0, sizeof(*b));
+	b->vm = b->vcpu = -1;
+	b->mem_size = mem_size;
+	b->vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (b->vm < 0)
+		return "KVM_CREATE_VM";
+	b->mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (b->mem == MAP_FAILED) {
+		b->mem = NULL;
+		return "mmap guest memory";
+	}
+	struct kvm_userspace_memory_region slot = { .flags = slot_flags, .memory_size = mem_size,
+						    .userspace_addr = (uint64_t)(uintptr_t)b->mem };
+	if (ioctl(b->vm, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
+		return "KVM_SET_USER_MEMORY_REGION";
+	b->vcpu = ioctl(b->vm, KVM_CREATE_VCPU, 0);
+	if (b->vcpu < 0)
+		return "KVM_CREATE_VCPU";
+	b->run_size = run_size ? run_size : (size_t)ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+	b->run = mmap(NULL, b->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, b->vcpu, 0);
+	if (b->run == MAP_FAILED) {
+		b->run = NULL;
+		return "mmap kvm_run";
+	}
+	return NULL;
+}
+
+/* Releases what bare_create set up (all of it, or as far as it got). */
+static inline void bare_destroy(struct bare *b)
+{
+	if (b->run)
+		munmap(b->run, b->run_size);
+	if (b->vcpu >= 0)
+		close(b->vcpu);
+	if (b->vm >= 0)
+		close(b->vm);
+	if (b->mem)
+		munmap(b->mem, b->mem_size);
+}
+
+/* Puts the vCPU in long mode at CPL3 on `mov %eax, (%rbx); jmp .-2` at HP_GPA_IMAGE, with rbx
+ * = HP_GPA_HYPERCALL, a page mapped in the guest page tables but backed by no memslot: each
+ * KVM_RUN then returns with one KVM_EXIT_MMIO. The guest memory must reach past
+ * HP_GPA_IMAGE + 2 pages (code, stack) and hold the page tables. When regs is not NULL it
+ * receives the general registers set (for resetting them later). Returns NULL or the failed
+ * step. */
+static inline const char *bare_setup_cpl3(struct bare *b, struct kvm_regs *regs)
+{
+	static const uint8_t code[] = { 0x89, 0x03, 0xeb, 0xfc };
+	uint64_t code_gpa = HP_GPA_IMAGE;
+	memcpy(b->mem + code_gpa, code, sizeof(code));
+	struct hp_region regions[] = {
+		{ code_gpa, HP_PAGE_SIZE, HP_MAP_R | HP_MAP_X | HP_MAP_USER, "code" },
+		{ code_gpa + HP_PAGE_SIZE, HP_PAGE_SIZE, HP_MAP_R | HP_MAP_W | HP_MAP_USER, "stack" },
+		{ HP_GPA_HYPERCALL, HP_PAGE_SIZE, HP_MAP_W | HP_MAP_USER | HP_MAP_MMIO, "mmio" },
+	};
+	uint64_t cr3;
+	struct hp_error err;
+	if (hp_x86_build_page_tables(b->mem, b->mem_size, regions,
+				     sizeof(regions) / sizeof(regions[0]), &cr3, &err)) {
+		static char msg[160];
+		snprintf(msg, sizeof(msg), "building page tables: %.120s", err.message);
+		errno = 0;
+		return msg;
+	}
+	/* A GDT with user code/data, so the state is architecturally sane. */
+	uint64_t gdt_gpa = 0x1000;
+	uint64_t gdt[5] = { 0, 0x00af9b000000ffffull, 0x00cf93000000ffffull,
+			    0x00cff3000000ffffull, 0x00affb000000ffffull };
+	memcpy(b->mem + gdt_gpa, gdt, sizeof(gdt));
+	struct kvm_sregs s;
+	if (ioctl(b->vcpu, KVM_GET_SREGS, &s) < 0)
+		return "KVM_GET_SREGS";
+	struct kvm_segment ucode = { .limit = 0xffffffff, .selector = 0x23, .type = 0xb, .present = 1,
+				     .dpl = 3, .s = 1, .l = 1, .g = 1 };
+	struct kvm_segment udata = { .limit = 0xffffffff, .selector = 0x1b, .type = 0x3, .present = 1,
+				     .dpl = 3, .db = 1, .s = 1, .g = 1 };
+	s.cs = ucode;
+	s.ds = s.es = s.fs = s.gs = s.ss = udata;
+	s.gdt.base = gdt_gpa;
+	s.gdt.limit = sizeof(gdt) - 1;
+	s.cr0 = 0x80050033; /* PG WP NE ET MP PE */
+	s.cr3 = cr3;
+	s.cr4 = 0x620;      /* PAE OSFXSR OSXMMEXCPT */
+	s.efer = 0xd00;     /* NXE LMA LME */
+	if (ioctl(b->vcpu, KVM_SET_SREGS, &s) < 0)
+		return "KVM_SET_SREGS (long mode)";
+	struct kvm_regs r = { .rip = code_gpa, .rsp = code_gpa + 2 * HP_PAGE_SIZE, .rflags = 2,
+			      .rbx = HP_GPA_HYPERCALL };
+	if (ioctl(b->vcpu, KVM_SET_REGS, &r) < 0)
+		return "KVM_SET_REGS";
+	if (regs)
+		*regs = r;
+	return NULL;
+}
+
+/* One KVM_RUN, which must come back with exit reason expect (KVM_EXIT_IO, KVM_EXIT_MMIO...).
+ * Nothing is done about the exit: the guest's loop just runs on at the next KVM_RUN. Returns
+ * NULL or what failed (errno 0 for an unexpected exit). */
+static inline const char *bare_run(struct bare *b, uint32_t expect)
+{
+	if (ioctl(b->vcpu, KVM_RUN, 0) < 0)
+		return "KVM_RUN";
+	if (b->run->exit_reason != expect) {
+		static char msg[64];
+		snprintf(msg, sizeof(msg), "KVM_RUN: exit %u, expected %u", b->run->exit_reason, expect);
+		errno = 0;
+		return msg;
+	}
+	return NULL;
+}
+
+#endif /* BENCH_COMMON_H */
