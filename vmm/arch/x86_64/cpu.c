@@ -344,7 +344,8 @@ int hp_arch_after_init(struct hp_vm *vm, struct hp_error *err)
  * ds/es/fs/gs stays in the hardware registers: KVM's segment state (sync_regs, KVM_SET_SREGS)
  * does not reach them. The next call of any VM run by this thread would find them (a channel
  * from one module's call to another's), and they are this process's own selectors. After every
- * KVM_RUN and before a call they are put back to 0, what x86_64 Linux threads run with. A
+ * KVM_RUN they are put back to 0, what x86_64 Linux threads run with (guest code runs only
+ * inside KVM_RUN, so nothing is left for the start of the next call). A
  * selector load also loads the segment's base: fs and gs are reset with arch_prctl, which keeps
  * the thread's FS base (TLS) and GS base. Normally nothing is loaded: four register reads.
  * Runs after every KVM_RUN, however it returned (an EINTR of a deadline included). */
@@ -381,7 +382,6 @@ void hp_arch_prepare_call(struct hp_vm *vm)
 {
 	struct x86_vcpu *v = vm->arch;
 	struct kvm_regs *r = &vm->run->s.regs.regs;
-	reset_host_selectors();
 	memset(r, 0, sizeof(*r));
 	r->rip = vm->dispatch_entry;
 	r->rsp = vm->mod->layout.stack_top;
