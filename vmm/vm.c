@@ -138,11 +138,15 @@ static int run_until(struct hp_vm *vm, uint32_t done, struct hp_error *err)
 		int rc = ioctl(vm->vcpu_fd, KVM_RUN, 0);
 		hp_arch_after_run(vm);
 		if (rc < 0) {
+			/* KVM finishes pending completions before it looks at signals and
+			 * immediate_exit, so an interrupted KVM_RUN leaves none behind. */
+			vm->exit_pending = false;
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			return hp_fail_errno(err, HP_E_KVM, "KVM_RUN");
 		}
 		vm->run->kvm_dirty_regs = 0;
+		vm->exit_pending = !hp_arch_exit_completed(vm);
 		struct hp_exit ex = { 0 };
 		hp_arch_decode_exit(vm, &ex);
 		switch (ex.kind) {
@@ -179,7 +183,47 @@ static int run_until(struct hp_vm *vm, uint32_t done, struct hp_error *err)
 	}
 }
 
-/* Runs the vCPU until `done` within `timeout_ns`, with the per-call limits reset. */
+/* KVM finishes the instruction behind some exits (an MMIO or port read, a read-modify-write or
+ * string instruction on MMIO) only on the next KVM_RUN: it writes the register, advances rip or
+ * continues the rep then, *after* that KVM_RUN has loaded the registers we pass in. Left
+ * pending, the completion of a call's last exit would land on top of the next call's fresh
+ * state (a hostile call could poison the next caller's). So no call ends with one pending: a
+ * KVM_RUN with immediate_exit set completes it and returns EINTR without running guest code
+ * (the KVM API's documented way). The completion of a rep string instruction continues the rep
+ * and exits again at its next MMIO access: those exits are completed the same way. KVM's
+ * emulator goes back to the guest after at most 1024 iterations (measured: `rep movsb` with
+ * rcx = 2^32 on the hypercall page ends after 1024 completions, ~10 us each here), and the
+ * hypercall page holds 4096 bytes, so MAX_COMPLETIONS is never reached by a guest; a VM that
+ * still does not settle is marked broken (its pool destroys it instead of reusing it). */
+#define MAX_COMPLETIONS 4096
+
+static int complete_pending_exit(struct hp_vm *vm, struct hp_error *err)
+{
+	for (int i = 0; i < MAX_COMPLETIONS; i++) {
+		vm->run->kvm_dirty_regs = 0;
+		if (vm->run->exit_reason == KVM_EXIT_MMIO && !vm->run->mmio.is_write)
+			memset(vm->run->mmio.data, 0, sizeof(vm->run->mmio.data)); /* reads see 0 */
+		vm->run->immediate_exit = 1;
+		int rc = ioctl(vm->vcpu_fd, KVM_RUN, 0);
+		vm->run->immediate_exit = 0;
+		hp_arch_after_run(vm);
+		if (rc < 0 && errno == EINTR) {
+			vm->exit_pending = false;
+			return 0;
+		}
+		if (rc < 0)
+			return hp_fail_errno(err, HP_E_KVM, "KVM_RUN completing the last exit");
+		if (hp_arch_exit_completed(vm)) {
+			vm->exit_pending = false;
+			return 0;
+		}
+	}
+	return hp_fail(err, HP_E_KVM, "the vCPU still had an exit to complete after %d tries",
+		       MAX_COMPLETIONS);
+}
+
+/* Runs the vCPU until `done` within `timeout_ns`, with the per-call limits reset. Returns
+ * with nothing pending in the vCPU; a VM where that fails is marked broken. */
 static int run_call(struct hp_vm *vm, uint32_t done, uint64_t timeout_ns, struct hp_error *err)
 {
 	vm->log_bytes = vm->log_dropped = vm->hypercalls = 0;
@@ -188,6 +232,13 @@ static int run_call(struct hp_vm *vm, uint32_t done, uint64_t timeout_ns, struct
 	int rc = run_until(vm, done, err);
 	hp_call_end(vm);
 	report_dropped_log(vm);
+	struct hp_error cerr;
+	if (vm->exit_pending && complete_pending_exit(vm, &cerr)) {
+		vm->broken = true;
+		if (rc == 0 && err)
+			*err = cerr;
+		return -1;
+	}
 	return rc;
 }
 

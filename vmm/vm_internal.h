@@ -68,6 +68,7 @@ struct hp_vm {
 	int restore;            /* enum hp_restore_strategy */
 	bool needs_restore;     /* a call ran since the last restore */
 	bool broken;            /* a restore failed: the VM must be destroyed */
+	bool exit_pending;      /* KVM completes the last exit on the next KVM_RUN (vm.c) */
 	uint64_t host_input_len;/* bytes the host wrote into the input buffer since the restore */
 	uint64_t *dirty_bitmap; /* KVM_GET_DIRTY_LOG buffer (dirty-log strategies) */
 	uint64_t pages_restored;/* by the last restore */
@@ -123,6 +124,11 @@ void hp_arch_after_run(struct hp_vm *vm);
 
 /* Decodes the exit in vm->run. */
 void hp_arch_decode_exit(struct hp_vm *vm, struct hp_exit *ex);
+
+/* True when KVM has already finished the instruction behind the exit in vm->run, so the next
+ * KVM_RUN completes nothing that touches guest state. When in doubt false: the generic code
+ * then completes the exit with one more KVM_RUN (immediate_exit) before the next call. */
+bool hp_arch_exit_completed(const struct hp_vm *vm);
 
 /* HP_CPU_* flags for the call block: what the guest's entry code may use. */
 uint32_t hp_arch_cpu_flags(const struct hp_kvm *kvm);

@@ -203,6 +203,110 @@ static int mmio_elsewhere(const hp_args *args, hp_out *out)
 	return hp_ret_nil(out);
 }
 
+/* --- exits KVM completes on the next KVM_RUN ------------------------------------------------
+ * An MMIO read (or a read-modify-write, or a string instruction) on the hypercall page exits to
+ * the host in the middle of the instruction: KVM finishes it (writes the register, advances rip,
+ * continues a rep) on the next KVM_RUN. Each of these must end the call without that completion
+ * landing on the next call's fresh state. */
+#define HC ((uintptr_t)HP_GPA_HYPERCALL)
+
+static int mmio_read(const hp_args *args, hp_out *out)
+{
+	(void)args;
+	return hp_ret_u64(out, *(volatile uint32_t *)HC);
+}
+
+static int mmio_read8(const hp_args *args, hp_out *out)
+{
+	(void)args;
+	return hp_ret_u64(out, *(volatile uint8_t *)HC);
+}
+
+static int mmio_read64(const hp_args *args, hp_out *out)
+{
+	(void)args;
+	return hp_ret_u64(out, *(volatile uint64_t *)(HC + 8));
+}
+
+static int mmio_write_wide(const hp_args *args, hp_out *out)
+{
+	(void)args;
+	*(volatile uint64_t *)HC = HP_HC_CALL_DONE;
+	return hp_ret_nil(out);
+}
+
+static int mmio_write_offset(const hp_args *args, hp_out *out)
+{
+	(void)args;
+	*(volatile uint32_t *)(HC + 8) = HP_HC_CALL_DONE;
+	return hp_ret_nil(out);
+}
+
+static int mmio_xchg(const hp_args *args, hp_out *out)
+{
+	(void)args;
+	uint32_t v = HP_HC_LOG;
+	__asm__ volatile("xchg %0, (%1)" : "+r"(v) : "r"(HC) : "memory");
+	return hp_ret_u64(out, v);
+}
+
+/* rep movsl from the hypercall page: 64 MMIO reads, the first exits. */
+static int mmio_rep_movs(const hp_args *args, hp_out *out)
+{
+	(void)args;
+	static uint32_t buf[64];
+	void *dst = buf;
+	const void *src = (const void *)HC;
+	uint64_t n = 64;
+	__asm__ volatile("rep movsl" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
+	return hp_ret_u64(out, buf[0]);
+}
+
+/* rep movsb with rcx = 2^32: a completion per byte until the source leaves the hypercall
+ * page (4096 of them), then a page fault. */
+static int mmio_rep_movs_huge(const hp_args *args, hp_out *out)
+{
+	(void)args;
+	static uint8_t buf[8192];
+	void *dst = buf;
+	const void *src = (const void *)HC;
+	uint64_t n = 1ull << 32;
+	__asm__ volatile("cld; rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
+	return hp_ret_u64(out, buf[0]);
+}
+
+/* rep stosl of an unknown hypercall number: the first store exits, 63 more are pending. */
+static int mmio_rep_stos(const hp_args *args, hp_out *out)
+{
+	(void)args;
+	void *dst = (void *)HC;
+	uint64_t n = 64;
+	__asm__ volatile("rep stosl" : "+D"(dst), "+c"(n) : "a"(0x1234u) : "memory");
+	return hp_ret_nil(out);
+}
+
+/* rep stosl of log hypercalls (zero-length records): the first store is a valid hypercall the
+ * host serves; KVM then continues the rep, and the second store (4 bytes further on) exits at
+ * an address that is no hypercall. */
+static int mmio_rep_log(const hp_args *args, hp_out *out)
+{
+	(void)args;
+	CB->log_len = 0;
+	CB->log_stream = HP_LOG_STDOUT;
+	void *dst = (void *)HC;
+	uint64_t n = 64;
+	__asm__ volatile("cld; rep stosl" : "+D"(dst), "+c"(n) : "a"(HP_HC_LOG) : "memory");
+	return hp_ret_u64(out, n);
+}
+
+/* A 32-byte AVX load from the hypercall page: an instruction KVM's emulator does not know. */
+static int mmio_avx(const hp_args *args, hp_out *out)
+{
+	(void)args;
+	__asm__ volatile("vmovdqu (%0), %%ymm0" : : "r"(HC) : "memory");
+	return hp_ret_nil(out);
+}
+
 #define INSN(fn, asm_text)                                         \
 	static int fn(const hp_args *args, hp_out *out)            \
 	{                                                          \
@@ -237,7 +341,12 @@ HP_MODULE_INIT()
 		{ "mmio_elsewhere", mmio_elsewhere }, { "ud2", ud2 }, { "int3", int3 }, { "hlt", hlt },
 		{ "cli", cli }, { "port_out", port_out }, { "cr3_write", cr3_write },
 		{ "wrmsr_efer", wrmsr_efer }, { "lidt", lidt }, { "int80", int80 },
-		{ "syscall", syscall_insn },
+		{ "syscall", syscall_insn }, { "mmio_read", mmio_read }, { "mmio_read8", mmio_read8 },
+		{ "mmio_read64", mmio_read64 }, { "mmio_write_wide", mmio_write_wide },
+		{ "mmio_write_offset", mmio_write_offset }, { "mmio_xchg", mmio_xchg },
+		{ "mmio_rep_movs", mmio_rep_movs }, { "mmio_rep_stos", mmio_rep_stos },
+		{ "mmio_rep_log", mmio_rep_log }, { "mmio_avx", mmio_avx },
+		{ "mmio_rep_movs_huge", mmio_rep_movs_huge },
 	};
 	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
 		hp_register(fns[i].name, fns[i].fn);

@@ -45,6 +45,18 @@ static const struct misdeed misdeeds[] = {
 	{ "int80", -1, HP_E_GUEST_FAULT, "guest " },
 	/* syscall jumps to LSTAR, which is 0 and unmapped: a fault either way */
 	{ "syscall", -1, HP_E_GUEST_FAULT, "guest " },
+	/* Exits KVM completes on the next KVM_RUN: the next call must not see the completion. */
+	{ "mmio_read", -1, HP_E_GUEST_FAULT, "read from unbacked physical address 0x30000000 (4 bytes)" },
+	{ "mmio_read8", -1, HP_E_GUEST_FAULT, "read from unbacked physical address 0x30000000 (1 bytes)" },
+	{ "mmio_read64", -1, HP_E_GUEST_FAULT, "read from unbacked physical address 0x30000008 (8 bytes)" },
+	{ "mmio_write_wide", -1, HP_E_GUEST_FAULT, "wrote to unbacked physical address 0x30000000 (8 bytes)" },
+	{ "mmio_write_offset", -1, HP_E_GUEST_FAULT, "wrote to unbacked physical address 0x30000008 (4 bytes)" },
+	{ "mmio_xchg", -1, HP_E_GUEST_FAULT, "read from unbacked physical address 0x30000000 (4 bytes)" },
+	{ "mmio_rep_movs", -1, HP_E_GUEST_FAULT, "read from unbacked physical address 0x30000000 (4 bytes)" },
+	{ "mmio_rep_stos", -1, HP_E_GUEST_PROTOCOL, "unknown hypercall 4660" },
+	{ "mmio_rep_log", -1, HP_E_GUEST_FAULT, "wrote to unbacked physical address 0x30000004 (4 bytes)" },
+	{ "mmio_rep_movs_huge", -1, HP_E_GUEST_FAULT, "read from unbacked physical address 0x30000000 (1 bytes)" },
+	{ "mmio_avx", -1, HP_E_VM_EXIT, "KVM internal error: instruction emulation failed" },
 };
 
 /* The normal call: 42 means the VM is back at the snapshot (ok() overwrites the state). */
@@ -96,6 +108,35 @@ static void test_misdeeds(struct hp_module *mod)
 	hp_pool_destroy(pool);
 }
 
+/* The misdeeds whose last exit KVM completes on the next KVM_RUN (MMIO reads, string and
+ * read-modify-write instructions on MMIO, emulation failures, the core's fault report by port
+ * I/O), on a VM of every restore strategy: the next call on the same VM must be normal. */
+static void test_exit_completion(struct hp_module *mod)
+{
+	for (int s = HP_RESTORE_AUTO + 1; s < HP_RESTORE_STRATEGIES; s++) {
+		struct hp_vm *vm;
+		struct hp_error err;
+		if (hp_vm_create_with(mod, s, NULL, NULL, &vm, &err) < 0) {
+			CHECK_MSG(0, "hp_vm_create_with(%s): %s", hp_restore_strategy_name(s), err.message);
+			continue;
+		}
+		for (size_t i = 0; i < sizeof(misdeeds) / sizeof(misdeeds[0]); i++) {
+			const struct misdeed *m = &misdeeds[i];
+			if (strncmp(m->fn, "mmio_", 5) && strcmp(m->fn, "div_zero"))
+				continue;
+			struct kt_call c;
+			kt_call0(vm, m->fn, &c);
+			CHECK_MSG(kt_is_status(&c, m->rc, m->status, m->message), "%s (%s): %s", m->fn,
+				  hp_restore_strategy_name(s), kt_describe(&c));
+			kt_call_free(&c);
+			char after[96];
+			snprintf(after, sizeof(after), "%s (%s)", m->fn, hp_restore_strategy_name(s));
+			check_ok(vm, after);
+		}
+		hp_vm_destroy(vm);
+	}
+}
+
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -123,6 +164,14 @@ static void test_deadline(struct hp_vm *vm)
 			(unsigned long long)timeouts[i], late);
 		check_ok(vm, "a timeout");
 	}
+	/* A deadline that stops a guest between hypercalls (an exit served, the next one due). */
+	struct hp_call_opts storm = { .timeout_ms = 20 };
+	struct hp_call_result sres;
+	struct hp_error serr;
+	int src = hp_vm_call_opts(vm, "hypercall_storm", 15, "\x90", 1, &storm, &sres, &serr);
+	CHECK_MSG(src == -1 && serr.code == HP_E_TIMEOUT, "hypercall_storm: rc %d %s", src,
+		  serr.message);
+	check_ok(vm, "a timeout in a hypercall storm");
 	/* The module's default deadline applies too (set to 100 ms by main). */
 	struct kt_call c;
 	kt_call0(vm, "loop_forever", &c);
@@ -202,6 +251,7 @@ int main(int argc, char **argv)
 	struct hp_kvm *kvm = kt_open_kvm();
 	struct hp_module *mod = kt_open_module(kvm, "hostile", NULL);
 	test_misdeeds(mod);
+	test_exit_completion(mod);
 
 	struct hp_module_config cfg = { .timeout_ms = 100 };
 	struct hp_module *fast = kt_open_module(kvm, "hostile", &cfg);

@@ -470,6 +470,27 @@ static void decode_mmio(struct hp_vm *vm, struct hp_exit *ex)
 	ex->kind = HP_EXIT_ERROR;
 }
 
+/* An MMIO write is finished before KVM exits (the emulator has written back and advanced rip;
+ * its completion only returns), and a hypercall is one: so the normal end of a call needs no
+ * extra KVM_RUN. Reads, port I/O and everything else may still be completed. */
+bool hp_arch_exit_completed(const struct hp_vm *vm)
+{
+	const struct kvm_run *run = vm->run;
+	return (run->exit_reason == KVM_EXIT_MMIO && run->mmio.is_write) ||
+	       run->exit_reason == KVM_EXIT_INTR;
+}
+
+static const char *internal_error_name(uint32_t suberror)
+{
+	switch (suberror) {
+	case KVM_INTERNAL_ERROR_EMULATION: return "instruction emulation failed";
+	case KVM_INTERNAL_ERROR_SIMUL_EX: return "exception while delivering an exception";
+	case KVM_INTERNAL_ERROR_DELIVERY_EV: return "event delivery failed";
+	case KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON: return "unexpected exit reason";
+	default: return "internal error";
+	}
+}
+
 void hp_arch_decode_exit(struct hp_vm *vm, struct hp_exit *ex)
 {
 	struct kvm_run *run = vm->run;
@@ -496,8 +517,9 @@ void hp_arch_decode_exit(struct hp_vm *vm, struct hp_exit *ex)
 			(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 		break;
 	case KVM_EXIT_INTERNAL_ERROR:
-		hp_fail(&ex->error, HP_E_VM_EXIT, "KVM internal error (suberror %u)",
-			run->internal.suberror);
+		hp_fail(&ex->error, HP_E_VM_EXIT, "KVM internal error: %s (suberror %u) near rip %#llx",
+			internal_error_name(run->internal.suberror), run->internal.suberror,
+			(unsigned long long)r->rip);
 		break;
 	default:
 		hp_fail(&ex->error, HP_E_VM_EXIT, "unexpected KVM exit reason %u", run->exit_reason);
