@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 
 #include "pagemap_scan.h"
+#include "arch/arch.h"
 #include "vm_internal.h"
 
 static const struct {

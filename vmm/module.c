@@ -1,4 +1,6 @@
-/* module.c - a guest module: its validated ELF, the layout of its guest memory. */
+/* module.c - a guest module: its validated ELF and the layout of its guest memory, and, made
+ * on first need, its snapshot and the restore strategy its clones use. The top of libhpvmm
+ * below the pool: it calls snapshot.c and strategy.c, which call vm.c (docs/architecture.md). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -7,6 +9,7 @@
 #include <unistd.h>
 
 #include "guest_output.h"
+#include "arch/arch.h"
 #include "vm_internal.h"
 
 #define HP_MODULE_FILE_MAX (64u << 20)
@@ -145,7 +148,70 @@ void hp_module_close(struct hp_module *mod)
 	free(mod);
 }
 
-const struct hp_layout *hp_module_layout(const struct hp_module *mod)
+void hp_module_info(const struct hp_module *mod, struct hp_module_info *info)
 {
-	return &mod->layout;
+	const struct hp_layout *l = &mod->layout;
+	*info = (struct hp_module_info){
+		.input_size = l->input_size, .output_size = l->output_size,
+		.heap_size = l->heap_size, .stack_size = l->stack_size, .mem_size = l->mem_size,
+		.timeout_ms = mod->timeout_ns / 1000000, .max_log_bytes = mod->max_log_bytes,
+		.max_hypercalls = mod->max_hypercalls,
+	};
+}
+
+/* --- the snapshot and the VMs cloned from it ---------------------------------------------- */
+
+int hp_module_snapshot(struct hp_module *mod, hp_log_fn log, void *log_ctx, struct hp_error *err)
+{
+	int rc = 0;
+	pthread_mutex_lock(&mod->snap_lock);
+	if (!mod->snap) {
+		rc = hp_snapshot_create(mod, log, log_ctx, err);
+		if (rc == 0 && mod->restore_config == HP_RESTORE_AUTO)
+			rc = hp_restore_measure(mod, log, log_ctx, err);
+		else if (rc == 0)
+			mod->restore = mod->restore_config;
+		if (rc) {
+			hp_snapshot_free(mod->snap);
+			mod->snap = NULL;
+		}
+	}
+	pthread_mutex_unlock(&mod->snap_lock);
+	return rc;
+}
+
+int hp_module_restore_strategy(struct hp_module *mod)
+{
+	pthread_mutex_lock(&mod->snap_lock);
+	int s = mod->restore;
+	pthread_mutex_unlock(&mod->snap_lock);
+	return s;
+}
+
+const struct hp_restore_measurement *hp_module_restore_measurements(struct hp_module *mod)
+{
+	return mod->measured;
+}
+
+uint64_t hp_module_snapshot_bytes(struct hp_module *mod)
+{
+	return mod->snap ? mod->snap->size : 0;
+}
+
+int hp_vm_create_with(struct hp_module *mod, int strategy, hp_log_fn log, void *log_ctx,
+		      struct hp_vm **out, struct hp_error *err)
+{
+	if (strategy < 0 || strategy >= HP_RESTORE_STRATEGIES)
+		return hp_fail(err, HP_E_INVALID, "unknown restore strategy %d", strategy);
+	if (hp_module_snapshot(mod, log, log_ctx, err))
+		return -1;
+	if (strategy == HP_RESTORE_AUTO)
+		strategy = hp_module_restore_strategy(mod);
+	return hp_vm_create_clone(mod, strategy, log, log_ctx, out, err);
+}
+
+int hp_vm_create(struct hp_module *mod, hp_log_fn log, void *log_ctx, struct hp_vm **out,
+		 struct hp_error *err)
+{
+	return hp_vm_create_with(mod, HP_RESTORE_AUTO, log, log_ctx, out, err);
 }

@@ -3,7 +3,8 @@
  * A template VM runs init with its memory in a fresh memfd; its vCPU state is recorded, the
  * template is torn down, and the memfd is sealed against writes and resizing. Clones map it
  * MAP_PRIVATE (vm.c), so pages they only read are one copy in the page cache for all of them,
- * and restore.c puts written pages back from a read-only mapping of the same memfd. */
+ * and mem_restore.c puts written pages back from a read-only mapping of the same memfd.
+ * Above vm.c (it runs a template VM), below module.c (which decides when to make one). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "vm_internal.h"
 
 #define SNAPSHOT_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
@@ -76,41 +78,4 @@ int hp_snapshot_create(struct hp_module *mod, hp_log_fn log, void *log_ctx, stru
 	}
 	mod->snap = snap;
 	return 0;
-}
-
-int hp_module_snapshot(struct hp_module *mod, hp_log_fn log, void *log_ctx, struct hp_error *err)
-{
-	int rc = 0;
-	pthread_mutex_lock(&mod->snap_lock);
-	if (!mod->snap) {
-		rc = hp_snapshot_create(mod, log, log_ctx, err);
-		if (rc == 0 && mod->restore_config == HP_RESTORE_AUTO)
-			rc = hp_restore_measure(mod, log, log_ctx, err);
-		else if (rc == 0)
-			mod->restore = mod->restore_config;
-		if (rc) {
-			hp_snapshot_free(mod->snap);
-			mod->snap = NULL;
-		}
-	}
-	pthread_mutex_unlock(&mod->snap_lock);
-	return rc;
-}
-
-int hp_module_restore_strategy(struct hp_module *mod)
-{
-	pthread_mutex_lock(&mod->snap_lock);
-	int s = mod->restore;
-	pthread_mutex_unlock(&mod->snap_lock);
-	return s;
-}
-
-const struct hp_restore_measurement *hp_module_restore_measurements(struct hp_module *mod)
-{
-	return mod->measured;
-}
-
-uint64_t hp_module_snapshot_bytes(struct hp_module *mod)
-{
-	return mod->snap ? mod->snap->size : 0;
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "guest_output.h"
+#include "arch/arch.h"
 #include "vm_internal.h"
 
 /* Guest memory of a fresh VM: its own memfd (the template of a snapshot), mapped shared. */
@@ -357,24 +358,6 @@ int hp_vm_create_clone(struct hp_module *mod, int restore, hp_log_fn log, void *
 	}
 	*out = vm;
 	return 0;
-}
-
-int hp_vm_create_with(struct hp_module *mod, int strategy, hp_log_fn log, void *log_ctx,
-		      struct hp_vm **out, struct hp_error *err)
-{
-	if (strategy < 0 || strategy >= HP_RESTORE_STRATEGIES)
-		return hp_fail(err, HP_E_INVALID, "unknown restore strategy %d", strategy);
-	if (hp_module_snapshot(mod, log, log_ctx, err))
-		return -1;
-	if (strategy == HP_RESTORE_AUTO)
-		strategy = hp_module_restore_strategy(mod);
-	return hp_vm_create_clone(mod, strategy, log, log_ctx, out, err);
-}
-
-int hp_vm_create(struct hp_module *mod, hp_log_fn log, void *log_ctx, struct hp_vm **out,
-		 struct hp_error *err)
-{
-	return hp_vm_create_with(mod, HP_RESTORE_AUTO, log, log_ctx, out, err);
 }
 
 void hp_vm_set_log(struct hp_vm *vm, hp_log_fn log, void *log_ctx)

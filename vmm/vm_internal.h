@@ -1,4 +1,5 @@
-/* vm_internal.h - libhpvmm's internal structures, shared by the generic core and arch code. */
+/* vm_internal.h - libhpvmm's internal structures, shared by the generic core and arch code,
+ * and the functions each generic layer offers the layers above it. Not installed. */
 #ifndef HP_VM_INTERNAL_H
 #define HP_VM_INTERNAL_H
 
@@ -7,10 +8,10 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#include "elf.h"
+#include "elf_load.h"
 #include "hp_abi.h"
 #include "hpvmm.h"
-#include "layout.h"
+#include "guest_layout.h"
 
 struct hp_kvm {
 	int fd;
@@ -86,81 +87,30 @@ struct hp_vm {
 	uint64_t calls;
 };
 
-/* What the arch made of a KVM exit. */
-enum hp_exit_kind {
-	HP_EXIT_HYPERCALL, /* nr: an HP_HC_* number from module code */
-	HP_EXIT_FAULT,     /* a CPU exception reported by the core: message filled */
-	HP_EXIT_ERROR,     /* anything else: code + message filled */
-	HP_EXIT_RETRY,     /* nothing to do, run again */
-};
+/* --- generic internals, by layer, lowest first (docs/architecture.md) ------------------ */
 
-struct hp_exit {
-	enum hp_exit_kind kind;
-	uint32_t nr;
-	struct hp_error error;
-};
-
-/* --- the arch interface (vmm/arch/<arch>/) ------------------------------------------------ */
-
-uint16_t hp_arch_elf_machine(void);
-void hp_arch_core_image(const uint8_t **bytes, size_t *size);
-int hp_arch_kvm_init(struct hp_kvm *kvm, struct hp_error *err);
-void hp_arch_kvm_fini(struct hp_kvm *kvm);
-
-/* Builds page tables and CPU tables in vm->mem and sets the vCPU up to start the core entry
- * with the module's entry point and stack. */
-int hp_arch_vm_setup(struct hp_vm *vm, struct hp_error *err);
-void hp_arch_vm_fini(struct hp_vm *vm);
-
-/* After init: remember the CPL3/EL0 state to return to. */
-int hp_arch_after_init(struct hp_vm *vm, struct hp_error *err);
-
-/* Point the vCPU at the dispatch entry with a fresh stack, without a vCPU ioctl. */
-void hp_arch_prepare_call(struct hp_vm *vm);
-
-/* Right after every KVM_RUN, whatever it returned: undo what guest code may have left in this
- * thread's own CPU state (x86_64 on PVM: segment selectors). */
-void hp_arch_after_run(struct hp_vm *vm);
-
-/* Decodes the exit in vm->run. */
-void hp_arch_decode_exit(struct hp_vm *vm, struct hp_exit *ex);
-
-/* True when KVM has already finished the instruction behind the exit in vm->run, so the next
- * KVM_RUN completes nothing that touches guest state. When in doubt false: the generic code
- * then completes the exit with one more KVM_RUN (immediate_exit) before the next call. */
-bool hp_arch_exit_completed(const struct hp_vm *vm);
-
-/* HP_CPU_* flags for the call block: what the guest's entry code may use. */
-uint32_t hp_arch_cpu_flags(const struct hp_kvm *kvm);
-
-/* Snapshot support: record the vCPU state after init / start a clone's vCPU from it. */
-int hp_arch_capture(struct hp_vm *vm, void **state, struct hp_error *err);
-int hp_arch_clone_setup(struct hp_vm *vm, const void *state, struct hp_error *err);
-void hp_arch_state_free(void *state);
-
-/* --- generic internals --------------------------------------------------------------------- */
-
-/* vm.c */
-int hp_vm_create_fresh(struct hp_module *mod, hp_log_fn log, void *log_ctx, int memfd,
-		       struct hp_vm **out, struct hp_error *err);
-int hp_vm_create_clone(struct hp_module *mod, int restore, hp_log_fn log, void *log_ctx,
-		       struct hp_vm **out, struct hp_error *err);
-void hp_vm_release_memory(struct hp_vm *vm); /* for the template: drops the guest mapping */
-
-/* snapshot.c */
-int hp_snapshot_create(struct hp_module *mod, hp_log_fn log, void *log_ctx, struct hp_error *err);
-void hp_snapshot_free(struct hp_snapshot *snap);
-
-/* interrupt.c */
+/* interrupt.c: deadlines and cancel of the call running on a VM */
 uint64_t hp_now_ns(void);
 int hp_call_begin(struct hp_vm *vm, uint64_t timeout_ns, struct hp_error *err);
 int hp_call_check(struct hp_vm *vm, struct hp_error *err);
 void hp_call_end(struct hp_vm *vm);
 
-/* restore.c */
+/* mem_restore.c: finding and putting back the pages a clone wrote */
 int hp_restore_pages(struct hp_vm *vm, struct hp_error *err);
 uint64_t hp_restore_private_pages(struct hp_vm *vm);
 bool hp_restore_uses_dirty_log(int strategy);
+
+/* vm.c: one VM (memory, vCPU, run loop, calls) */
+int hp_vm_create_fresh(struct hp_module *mod, hp_log_fn log, void *log_ctx, int memfd,
+		       struct hp_vm **out, struct hp_error *err);
+int hp_vm_create_clone(struct hp_module *mod, int restore, hp_log_fn log, void *log_ctx,
+		       struct hp_vm **out, struct hp_error *err);
+
+/* snapshot.c: a template VM's memory after init, sealed */
+int hp_snapshot_create(struct hp_module *mod, hp_log_fn log, void *log_ctx, struct hp_error *err);
+void hp_snapshot_free(struct hp_snapshot *snap);
+
+/* strategy.c: the restore strategy of a module's clones, measured at load */
 int hp_restore_measure(struct hp_module *mod, hp_log_fn log, void *log_ctx, struct hp_error *err);
 
 #endif

@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 
 #define BENCH_NAME "bench_memory"
-#include "bench_common.h"
+#include "bench_bare_x86_64.h"
 
 #define STOP_AVAILABLE_KIB (4ull << 20) /* 4 GiB */
 
@@ -114,7 +114,7 @@ struct phase {
 	uint64_t private_bytes, guest_bytes; /* hyperpool: one VM's hp_vm_memory */
 };
 
-/* --- bare VMs (struct bare and the CPL3 guest: bench_common.h) ---------------------------- */
+/* --- bare VMs (struct bare: bench_common.h; the CPL3 guest: bench_bare_x86_64.h) ---------------------------- */
 
 static bool should_stop(struct phase *ph, long i)
 {
@@ -348,7 +348,9 @@ static uint64_t module_mem_size(const char *path)
 		fprintf(stderr, "bench_memory: %s\n", err.message);
 		exit(errno == ENOENT ? 77 : 1);
 	}
-	uint64_t size = hp_module_layout(mod)->mem_size;
+	struct hp_module_info info;
+	hp_module_info(mod, &info);
+	uint64_t size = info.mem_size;
 	hp_module_close(mod);
 	hp_kvm_close(hk);
 	return size;

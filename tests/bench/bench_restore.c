@@ -17,7 +17,7 @@
 #include <stdbool.h>
 
 #define BENCH_NAME "bench_restore"
-#include "bench_common.h"
+#include "bench_bare_x86_64.h"
 #include "pagemap_scan.h"
 
 #define PAGE 4096ul
@@ -40,7 +40,7 @@ static void row(const char *what, struct stats s)
 	printf("| %-58s | %9.1f | %9.1f | %5zu |\n", what, s.median, s.p90, s.n);
 }
 
-/* --- bare floors (struct bare and the CPL3 guest: bench_common.h) ------------------------- */
+/* --- bare floors (struct bare: bench_common.h; the CPL3 guest: bench_bare_x86_64.h) ------------------------- */
 
 /* The register-reset floors in one bare CPL3 VM: a plain exit round trip, KVM_SET_REGS alone,
  * and a round trip that also loads the registers (and sregs + events, as hyperpool does)

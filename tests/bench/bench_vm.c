@@ -9,14 +9,14 @@
 #include <stdbool.h>
 
 #define BENCH_NAME "bench_vm"
-#include "bench_common.h"
+#include "bench_bare_x86_64.h"
 
 static void row(const char *what, struct stats s)
 {
 	printf("| %-52s | %9.1f | %9.1f | %9.1f | %6zu |\n", what, s.median, s.p90, s.p99, s.n);
 }
 
-/* --- bare floors (struct bare and the CPL3 guest: bench_common.h) ------------------------- */
+/* --- bare floors (struct bare: bench_common.h; the CPL3 guest: bench_bare_x86_64.h) ------------------------- */
 
 /* Real mode at CPL0: `out %al, $0x10; jmp .-2` at 0x1000. Returns NULL or the failed step. */
 static const char *bare_setup_cpl0(struct bare *b)

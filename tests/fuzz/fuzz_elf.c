@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#include "elf.h"
+#include "elf_load.h"
 #include "hp_abi.h"
 
 #define MEM_SIZE (HP_GPA_IMAGE + HP_IMAGE_MAX)

@@ -431,6 +431,13 @@ static inline struct hp_module *kt_open_module(struct hp_kvm *kvm, const char *n
 	return mod;
 }
 
+static inline uint64_t kt_mem_size(const struct hp_module *mod)
+{
+	struct hp_module_info info;
+	hp_module_info(mod, &info);
+	return info.mem_size;
+}
+
 static inline struct hp_vm *kt_create_vm(struct hp_module *mod, struct kt_log *log)
 {
 	struct hp_vm *vm = NULL;

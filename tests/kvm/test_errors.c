@@ -188,7 +188,8 @@ static void test_limits(struct hp_kvm *kvm)
 {
 	struct hp_module *echo_mod = kt_open_module(kvm, "echo", NULL);
 	struct hp_vm *vm = kt_create_vm(echo_mod, NULL);
-	const struct hp_layout *l = hp_module_layout(echo_mod);
+	struct hp_module_info info, *l = &info;
+	hp_module_info(echo_mod, l);
 	CHECK_EQ_U64(l->input_size, HP_DEFAULT_INPUT_SIZE);
 	CHECK_EQ_U64(l->output_size, HP_DEFAULT_OUTPUT_SIZE);
 	struct kt_call c;
@@ -219,7 +220,7 @@ static void test_limits(struct hp_kvm *kvm)
 	/* output: misc.big_output at, and just past, the output buffer's size */
 	struct hp_module *misc = kt_open_module(kvm, "misc", NULL);
 	vm = kt_create_vm(misc, NULL);
-	l = hp_module_layout(misc);
+	hp_module_info(misc, l);
 	uint64_t out_fit = l->output_size - 5; /* bin32 header */
 	CHECK(big_output_ok(vm, out_fit));
 	struct kt_args a;

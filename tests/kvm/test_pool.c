@@ -72,9 +72,9 @@ static void pool_basics(struct hp_module *mod)
 	CHECK_MSG(st.max == 4 && st.restore_failures == 0, "max %u restore failures %" PRIu64, st.max,
 		  st.restore_failures);
 	CHECK_MSG(st.snapshot_bytes > 0 && st.snapshot_bytes == hp_module_snapshot_bytes(mod) &&
-			  st.snapshot_bytes == hp_module_layout(mod)->mem_size,
+			  st.snapshot_bytes == kt_mem_size(mod),
 		  "snapshot_bytes %" PRIu64 ", module %" PRIu64 ", layout %" PRIu64, st.snapshot_bytes,
-		  hp_module_snapshot_bytes(mod), hp_module_layout(mod)->mem_size);
+		  hp_module_snapshot_bytes(mod), kt_mem_size(mod));
 	CHECK_MSG(st.idle_private_bytes <= st.idle * st.snapshot_bytes, "idle_private_bytes %" PRIu64,
 		  st.idle_private_bytes);
 

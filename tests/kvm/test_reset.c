@@ -26,7 +26,8 @@ int main(int argc, char **argv)
 
 	/* memory malloc'ed and never freed is gone after the call: 64 x 1 MiB fits a 16 MiB heap
 	 * only if each call starts with the post-init heap */
-	const struct hp_layout *l = hp_module_layout(mod);
+	struct hp_module_info info, *l = &info;
+	hp_module_info(mod, l);
 	uint64_t leak = 1u << 20, calls = 4 * (l->heap_size / leak);
 	int failed = 0;
 	for (uint64_t i = 0; i < calls; i++) {

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "check.h"
-#include "elf.h"
+#include "elf_load.h"
 #include "hp_abi.h"
 
 #define IMG HP_GPA_IMAGE

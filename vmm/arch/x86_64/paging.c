@@ -1,9 +1,18 @@
-#include "paging.h"
-
+/* paging.c - x86_64 4-level page tables for a guest layout, built by the host.
+ *
+ * Maps every region 4 KiB page by page, identity (virtual == physical), with leaf permissions
+ * from the region flags: user bit only for HP_MAP_USER, RW only for HP_MAP_W, NX unless
+ * HP_MAP_X. Intermediate levels allow everything so that the leaf alone decides. Accessed and
+ * dirty bits are preset so the MMU never writes to the tables (they stay identical to the
+ * snapshot, and a CPL0 write would be emulated on PVM). Tables are allocated from
+ * HP_GPA_PAGE_TABLES in mem (which maps guest physical 0..mem_size); the region is not mapped.
+ * The PML4's guest physical address is the root (CR3). */
 #include <stdbool.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "hp_abi.h"
+#include "x86_64.h"
 
 struct pt_alloc {
 	uint8_t *mem;
@@ -69,7 +78,7 @@ static int map_page(struct pt_alloc *a, uint64_t pml4, uint64_t va, uint64_t bit
 	return 0;
 }
 
-int hp_x86_build_page_tables(uint8_t *mem, uint64_t mem_size, const struct hp_region *regions,
+int hp_arch_build_page_tables(uint8_t *mem, uint64_t mem_size, const struct hp_region *regions,
 			     unsigned nregions, uint64_t *cr3, struct hp_error *err)
 {
 	if (mem_size < HP_GPA_PAGE_TABLES + HP_PAGE_SIZE)

@@ -6,7 +6,8 @@
  *	struct hp_call_result res;    hp_vm_call(vm, "add", 3, args, args_len, &res, &err)
  *
  * Every function returns 0 or -1 with `err` filled in (code from proto/hp_status.h + message).
- * A VM is used by one thread at a time. A module and the hp_kvm handle outlive their VMs. */
+ * A VM is used by one thread at a time. A module and the hp_kvm handle outlive their VMs.
+ * This header and hp_error.h (with proto/hp_status.h) are the whole public API. */
 #ifndef HPVMM_H
 #define HPVMM_H
 
@@ -15,11 +16,29 @@
 #include <stdint.h>
 
 #include "hp_error.h"
-#include "layout.h"
 
 struct hp_kvm;
 struct hp_module;
 struct hp_vm;
+
+/* A module's sizes and limits. Sizes are page multiples within the guest ABI's bounds
+ * (proto/hp_abi.h: HP_DEFAULT_* and HP_*_MAX); zero fields take the defaults. */
+struct hp_module_config {
+	uint64_t input_size;  /* 0: HP_DEFAULT_INPUT_SIZE */
+	uint64_t output_size; /* 0: HP_DEFAULT_OUTPUT_SIZE */
+	uint64_t heap_size;   /* 0: HP_DEFAULT_HEAP_SIZE */
+	uint64_t stack_size;  /* 0: HP_DEFAULT_STACK_SIZE */
+	int restore;          /* enum hp_restore_strategy, 0 (AUTO): measured at load */
+	uint64_t timeout_ms;  /* default deadline of a call (and of init); 0: HP_DEFAULT_TIMEOUT_MS */
+	uint64_t max_log_bytes;  /* guest output kept per call; 0: HP_DEFAULT_MAX_LOG_BYTES */
+	uint64_t max_hypercalls; /* per call; 0: HP_DEFAULT_MAX_HYPERCALLS */
+};
+
+#define HP_DEFAULT_TIMEOUT_MS 10000
+#define HP_MAX_TIMEOUT_MS (24ull * 3600 * 1000)
+#define HP_DEFAULT_MAX_LOG_BYTES (1ull << 20)
+#define HP_DEFAULT_MAX_HYPERCALLS 100000
+
 
 /* How a VM cloned from a snapshot is put back after a call: which pages were written is found
  * with KVM's dirty log or with the kernel's page map (pages of the private mapping that stopped
@@ -54,7 +73,14 @@ int hp_module_open_mem(struct hp_kvm *kvm, const char *name, const void *elf, si
 		       const struct hp_module_config *cfg, struct hp_module **out,
 		       struct hp_error *err);
 void hp_module_close(struct hp_module *mod);
-const struct hp_layout *hp_module_layout(const struct hp_module *mod);
+
+/* The sizes a module's VMs were laid out with (its config, defaults filled in). */
+struct hp_module_info {
+	uint64_t input_size, output_size, heap_size, stack_size;
+	uint64_t mem_size; /* guest memory of one VM */
+	uint64_t timeout_ms, max_log_bytes, max_hypercalls;
+};
+void hp_module_info(const struct hp_module *mod, struct hp_module_info *info);
 
 /* Guest output (printf to stdout / stderr) as it arrives, in order. */
 typedef void (*hp_log_fn)(void *ctx, int stream, const char *bytes, size_t len);

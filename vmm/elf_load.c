@@ -1,11 +1,11 @@
-/* elf.c - validating ELF64 loader for guest modules.
+/* elf_load.c - validating ELF64 loader for guest modules.
  *
  * The file is hostile: it may be truncated, unaligned, or crafted so that offsets and sizes
  * wrap around 2^64. So headers are memcpy'd out of the buffer (never dereferenced in place),
  * every sum goes through __builtin_add_overflow, and nothing is copied into guest memory
  * until the whole file has been checked. Only what a static, non-PIE bare-metal executable
  * needs is accepted; everything else is refused with a message naming the field. */
-#include "elf.h"
+#include "elf_load.h"
 
 /* Not <elf.h>: with -Ivmm on the command line that name resolves to this directory's elf.h.
  * The Linux uapi header has the same Elf64_* layouts and constants, and a KVM program always

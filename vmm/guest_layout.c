@@ -1,4 +1,4 @@
-#include "layout.h"
+#include "guest_layout.h"
 
 #include "hp_abi.h"
 

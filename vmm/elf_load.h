@@ -1,9 +1,9 @@
-/* elf.h - validating ELF64 loader for guest modules.
+/* elf_load.h - validating ELF64 loader for guest modules (internal to libhpvmm).
  *
  * The module file is hostile input: hp_elf_parse checks every header field, offset and length
  * before anything is copied, and names the offending field in its error message. */
-#ifndef HP_ELF_H
-#define HP_ELF_H
+#ifndef HP_ELF_LOAD_H
+#define HP_ELF_LOAD_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,28 +1,12 @@
-/* layout.h - where everything goes in a module's guest memory (see proto/hp_abi.h). Generic:
+/* guest_layout.h - where everything goes in a module's guest memory (see proto/hp_abi.h). Generic:
  * the arch backends turn the region list into page tables. */
-#ifndef HP_LAYOUT_H
-#define HP_LAYOUT_H
+#ifndef HP_GUEST_LAYOUT_H
+#define HP_GUEST_LAYOUT_H
 
 #include <stdint.h>
 
-#include "elf.h"
-#include "hp_error.h"
-
-struct hp_module_config {
-	uint64_t input_size;  /* 0: HP_DEFAULT_INPUT_SIZE */
-	uint64_t output_size; /* 0: HP_DEFAULT_OUTPUT_SIZE */
-	uint64_t heap_size;   /* 0: HP_DEFAULT_HEAP_SIZE */
-	uint64_t stack_size;  /* 0: HP_DEFAULT_STACK_SIZE */
-	int restore;          /* enum hp_restore_strategy, 0 (AUTO): measured at load */
-	uint64_t timeout_ms;  /* default deadline of a call (and of init); 0: HP_DEFAULT_TIMEOUT_MS */
-	uint64_t max_log_bytes;  /* guest output kept per call; 0: HP_DEFAULT_MAX_LOG_BYTES */
-	uint64_t max_hypercalls; /* per call; 0: HP_DEFAULT_MAX_HYPERCALLS */
-};
-
-#define HP_DEFAULT_TIMEOUT_MS 10000
-#define HP_MAX_TIMEOUT_MS (24ull * 3600 * 1000)
-#define HP_DEFAULT_MAX_LOG_BYTES (1ull << 20)
-#define HP_DEFAULT_MAX_HYPERCALLS 100000
+#include "elf_load.h"
+#include "hpvmm.h" /* struct hp_module_config */
 
 struct hp_layout {
 	uint64_t core_size;              /* bytes of core text */
