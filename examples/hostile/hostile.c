@@ -325,6 +325,21 @@ INSN(wrmsr_efer, "mov $0xc0000080, %ecx; xor %eax, %eax; xor %edx, %edx; wrmsr")
 INSN(lidt, "sub $16, %rsp; movq $0, (%rsp); movq $0, 8(%rsp); lidt (%rsp); add $16, %rsp")
 INSN(int80, "int $0x80")
 INSN(syscall_insn, "syscall")
+INSN(vmcall, "vmcall")
+/* vmmcall is not a fault here: KVM emulates it as a KVM hypercall, refused at CPL3 (rax =
+ * -KVM_EPERM), and the function returns nil. */
+INSN(vmmcall, "vmmcall")
+INSN(sysenter, "sysenter")
+INSN(port_in, "inb $0x80, %al")
+INSN(rdpmc, "xor %ecx, %ecx; rdpmc")
+INSN(xsetbv, "xor %ecx, %ecx; mov $1, %eax; xor %edx, %edx; xsetbv")
+INSN(wbinvd, "wbinvd")
+INSN(invlpg, "invlpg (%rsp)")
+INSN(int81, "int $0x81")
+INSN(far_jump_kernel, "sub $16, %rsp; leaq 1f(%rip), %rax; movq %rax, (%rsp); movq $8, 8(%rsp); rex64 ljmp *(%rsp); 1: add $16, %rsp")
+INSN(load_kernel_ss, "mov $0x10, %eax; mov %eax, %ss")
+/* Sets the trap flag: a single-step trap after the next instruction. */
+INSN(trap_flag, "pushfq; orq $0x100, (%rsp); popfq; nop")
 
 HP_MODULE_INIT()
 {
@@ -346,7 +361,11 @@ HP_MODULE_INIT()
 		{ "mmio_write_offset", mmio_write_offset }, { "mmio_xchg", mmio_xchg },
 		{ "mmio_rep_movs", mmio_rep_movs }, { "mmio_rep_stos", mmio_rep_stos },
 		{ "mmio_rep_log", mmio_rep_log }, { "mmio_avx", mmio_avx },
-		{ "mmio_rep_movs_huge", mmio_rep_movs_huge },
+		{ "mmio_rep_movs_huge", mmio_rep_movs_huge }, { "vmcall", vmcall },
+		{ "vmmcall", vmmcall }, { "sysenter", sysenter }, { "port_in", port_in },
+		{ "rdpmc", rdpmc }, { "xsetbv", xsetbv }, { "wbinvd", wbinvd }, { "invlpg", invlpg },
+		{ "int81", int81 }, { "far_jump_kernel", far_jump_kernel },
+		{ "load_kernel_ss", load_kernel_ss }, { "trap_flag", trap_flag },
 	};
 	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
 		hp_register(fns[i].name, fns[i].fn);
