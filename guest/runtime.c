@@ -6,15 +6,6 @@
 
 #include "runtime_internal.h"
 
-void hp_runtime_init(void);
-void hp_runtime_dispatch(void);
-void hp_dispatch_entry(void); /* arch start.S */
-
-extern void (*__preinit_array_start[])(void);
-extern void (*__preinit_array_end[])(void);
-extern void (*__init_array_start[])(void);
-extern void (*__init_array_end[])(void);
-
 __attribute__((weak)) void hp_module_init(void)
 {
 }

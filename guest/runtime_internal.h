@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "arch_guest.h" /* hp_arch_hypercall, hp_arch_halt: per arch */
+#include "arch_interface.h" /* what each guest/arch/<arch>/ provides */
 #include "hp_abi.h"
 #include "hp_status.h"
 #include "hyperpool/guest.h"

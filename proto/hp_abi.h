@@ -75,9 +75,10 @@
 #define HP_HC_ABORT     5 /* abort_len bytes of message are in abort_msg */
 #define HP_HC_FAULT     6 /* core only: a CPU exception; details in registers (arch) */
 
-/* cpu_flags (its offset is needed by assembly entry code, hence a literal, checked below) */
+/* The call block's cpu_flags hold arch-defined bits (HP_CPU_* in arch/<arch>/hp_abi_arch.h):
+ * what the guest's entry code may use to reset CPU state. Its offset is needed by assembly
+ * entry code, hence a literal, checked below. */
 #define HP_CB_CPU_FLAGS_OFF 80
-#define HP_CPU_XSAVE 1 /* x86_64: XSAVE is enabled (CR4.OSXSAVE), xrstor may be used */
 
 /* A function every runtime registers, used by the host to measure restore strategies at module
  * load: __hp_touch(n) writes one byte in each of n distinct heap pages. Module functions may
@@ -105,7 +106,7 @@ struct hp_call_block {
 	uint64_t heap_start, heap_size;
 	uint64_t stack_top;
 	uint64_t log_addr, log_size;
-	uint32_t cpu_flags; /* HP_CPU_*: what the entry code may use to reset CPU state */
+	uint32_t cpu_flags; /* arch-defined HP_CPU_* bits (arch/<arch>/hp_abi_arch.h) */
 	uint32_t reserved1;
 
 	/* guest -> host at HP_HC_INIT_DONE */

@@ -1,4 +1,4 @@
-/* x86_64 half of the guest runtime's arch interface (see guest/runtime_internal.h). */
+/* x86_64 inline part of the guest runtime's arch interface (guest/arch_interface.h). */
 #ifndef HP_GUEST_ARCH_X86_64_H
 #define HP_GUEST_ARCH_X86_64_H
 

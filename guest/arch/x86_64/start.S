@@ -8,6 +8,7 @@
  * The SysV ABI wants rsp % 16 == 8 at a function's first instruction (after the call's push):
  * align, then `call`. printf's prologue uses movaps on the stack, so this matters. */
 #include "hp_abi.h"
+#include "arch/x86_64/hp_abi_arch.h"
 
 	.section .text.hp_start, "ax"
 	.globl _start

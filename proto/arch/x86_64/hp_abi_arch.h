@@ -10,6 +10,9 @@
 
 #define HP_X86_CORE_PORT 0x0e9f
 
+/* Bits of the call block's cpu_flags (arch-defined, see hp_abi.h). */
+#define HP_CPU_XSAVE 1 /* XSAVE is enabled (CR4.OSXSAVE): the entry code may use xrstor */
+
 /* Segment selectors of the GDT the host builds in the core tables page. */
 #define HP_X86_SEL_KCODE 0x08
 #define HP_X86_SEL_KDATA 0x10
