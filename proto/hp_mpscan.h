@@ -78,7 +78,8 @@ int hp_mp_token(const uint8_t *buf, size_t len, struct hp_mp_token *t);
 /* What an object may be. Zero-initialised limits mean: depth HP_MP_MAX_DEPTH, no size limit
  * beyond the buffer, any type. */
 struct hp_mp_limits {
-	uint32_t max_depth;  /* arrays/maps nested; 0: HP_MP_MAX_DEPTH; values above it are clamped */
+	uint32_t max_depth;  /* arrays/maps nested (an empty one counts, as in msgpack-c);
+			      * 0: HP_MP_MAX_DEPTH; values above it are clamped */
 	uint64_t max_bytes;  /* the whole object; 0: no limit (see the top of this file) */
 	uint32_t flags;      /* HP_MP_F_* */
 };

@@ -167,9 +167,9 @@ int hp_guest_function_list(const uint8_t *buf, size_t len, char ***names, uint32
 	uint32_t kept = 0;
 	for (uint32_t i = 0; i < t.len; i++) {
 		struct hp_mp_token name;
-		/* checked above to be whole: the test guards only against a scanner bug */
-		if (hp_mp_token(buf + pos, len - pos, &name) != HP_MP_OK || !valid_name(&name) ||
-		    name.len > len - pos - name.header_len) {
+		/* checked above to be whole: the first two tests guard only against a scanner bug */
+		if (hp_mp_token(buf + pos, len - pos, &name) != HP_MP_OK ||
+		    name.len > len - pos - name.header_len || !valid_name(&name)) {
 			hp_guest_function_list_free(list);
 			return hp_fail(err, HP_E_GUEST_PROTOCOL,
 				       "function name %u in the init list is invalid", i);
