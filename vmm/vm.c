@@ -124,9 +124,10 @@ static void report_dropped_log(struct hp_vm *vm)
 
 static int serve_abort(struct hp_vm *vm, struct hp_error *err)
 {
-	char msg[HP_ABORT_MSG_MAX + 1];
-	hp_guest_abort_message(vm->cb, msg);
-	return hp_fail(err, HP_E_GUEST_ABORT, "guest aborted: %.*s", HP_ERROR_MSG_MAX - 20, msg);
+	/* cut by hp_guest_abort_message, at a character boundary, to fit err->message */
+	char msg[HP_ERROR_MSG_MAX - sizeof("guest aborted: ") + 1];
+	hp_guest_abort_message(vm->cb, msg, sizeof(msg));
+	return hp_fail(err, HP_E_GUEST_ABORT, "guest aborted: %s", msg);
 }
 
 /* Runs the vCPU until the guest makes hypercall `done` (INIT_DONE or CALL_DONE). */
@@ -468,12 +469,12 @@ int hp_vm_call_opts(struct hp_vm *vm, const char *name, size_t name_len, const v
 						       : vm->mod->timeout_ns;
 	if (run_call(vm, HP_HC_CALL_DONE, timeout_ns, err))
 		return -1;
-	int status;
-	uint32_t len;
-	if (hp_guest_result(vm->cb, l->output_size, &status, &len, err))
+	struct hp_guest_reply reply;
+	if (hp_guest_result(vm->cb, vm->mem + HP_GPA_OUTPUT, l->output_size, vm->errmsg,
+			    sizeof(vm->errmsg), &reply, err))
 		return -1;
-	res->status = status;
-	res->output = vm->mem + HP_GPA_OUTPUT;
-	res->output_len = len;
+	res->status = reply.status;
+	res->output = reply.output;
+	res->output_len = reply.output_len;
 	return 0;
 }

@@ -85,6 +85,9 @@ struct hp_vm {
 	bool trim_next;         /* this restore drops pages instead of copying (restore.c) */
 	uint32_t trim_backoff, trim_wait;
 	uint64_t calls;
+	/* The last call's error message as valid UTF-8 (each bad byte may become the 3 bytes of
+	 * U+FFFD): what hp_call_result.output points to when the status is not HP_OK. */
+	char errmsg[3 * HP_ABORT_MSG_MAX + 1];
 };
 
 /* --- generic internals, by layer, lowest first (docs/architecture.md) ------------------ */

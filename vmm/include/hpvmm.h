@@ -127,7 +127,8 @@ const char *hp_vm_function_name(const struct hp_vm *vm, uint32_t i);
 
 struct hp_call_result {
 	int status;             /* HP_OK, or a guest-reported status (HP_E_GUEST_ERROR, ...) */
-	const uint8_t *output;  /* HP_OK: one msgpack object; else: a UTF-8 message */
+	const uint8_t *output;  /* HP_OK: exactly one msgpack object (depth <= 64, UTF-8 strs, no
+				 * ext); else: a valid UTF-8 message, NUL-terminated */
 	size_t output_len;
 };
 

@@ -20,6 +20,13 @@
  *   counter()             increments a static counter and returns it: 1 on every call if the
  *                         VM is reset to its post-init state between calls
  *   leak(k)               mallocs k bytes, never frees them, returns k
+ *   raw_result(s)         ends the call with status OK and the output bytes of case s, as they
+ *                         are (the host must check them): "two_objects" 01 02, "truncated"
+ *                         92 01, "huge_array" dd ff ff ff ff, "huge_str" a str32 header of
+ *                         100 MiB and 3 bytes, "deep" 10,000 x 91 then c0, "deep64" 64 x 91
+ *                         then c0, "bad_utf8" a3 61 ff 62, "ext" d4 01 00, "valid" [1, "é"]
+ *   bad_message()         error "bad \xff\xfe end \xc0\xaf" (not UTF-8)
+ *   bad_panic()           hp_panic("caf\xc3\xa9 \xff \x1b[0m") (UTF-8, a bad byte, ESC)
  */
 #include <assert.h>
 #include <hyperpool/guest.h>
@@ -216,6 +223,63 @@ static int leak(const hp_args *args, hp_out *out)
 	return hp_ret_u64(out, k);
 }
 
+/* Appends bytes as they are: msgpack_pack_bin_body writes its argument without a header. */
+static int put_raw(hp_out *out, const void *bytes, size_t n)
+{
+	return msgpack_pack_bin_body(hp_out_packer(out), bytes, n) < 0 ? -1 : 0;
+}
+
+static int put_nested(hp_out *out, int levels)
+{
+	for (int i = 0; i < levels; i++)
+		if (put_raw(out, "\x91", 1) < 0)
+			return -1;
+	return put_raw(out, "\xc0", 1);
+}
+
+static int raw_result(const hp_args *args, hp_out *out)
+{
+	static const struct {
+		const char *name;
+		const char *bytes;
+		size_t len;
+	} crafted[] = {
+		{ "two_objects", "\x01\x02", 2 },
+		{ "truncated", "\x92\x01", 2 },
+		{ "huge_array", "\xdd\xff\xff\xff\xff", 5 },
+		{ "huge_str", "\xdb\x06\x40\x00\x00" "abc", 8 },
+		{ "bad_utf8", "\xa3" "a\xff" "b", 4 },
+		{ "ext", "\xd4\x01\x00", 3 },
+		{ "valid", "\x92\x01\xa2\xc3\xa9", 5 },
+	};
+	const char *s;
+	size_t n;
+	if (hp_args_expect(args, out, "s") < 0)
+		return -1;
+	hp_arg_str(args, 0, &s, &n);
+	if (n == 4 && !memcmp(s, "deep", 4))
+		return put_nested(out, 10000);
+	if (n == 6 && !memcmp(s, "deep64", 6))
+		return put_nested(out, 64);
+	for (size_t i = 0; i < sizeof(crafted) / sizeof(crafted[0]); i++)
+		if (strlen(crafted[i].name) == n && !memcmp(s, crafted[i].name, n))
+			return put_raw(out, crafted[i].bytes, crafted[i].len);
+	return hp_error(out, "raw_result: no case '%.*s'", (int)n, s);
+}
+
+static int bad_message(const hp_args *args, hp_out *out)
+{
+	(void)args;
+	return hp_error(out, "%s", "bad \xff\xfe end \xc0\xaf");
+}
+
+static int bad_panic(const hp_args *args, hp_out *out)
+{
+	(void)args;
+	(void)out;
+	hp_panic("%s", "caf\xc3\xa9 \xff \x1b[0m");
+}
+
 HP_MODULE_INIT()
 {
 	hp_register("fail", fail);
@@ -232,4 +296,7 @@ HP_MODULE_INIT()
 	hp_register("print_fault", print_fault);
 	hp_register("counter", counter);
 	hp_register("leak", leak);
+	hp_register("raw_result", raw_result);
+	hp_register("bad_message", bad_message);
+	hp_register("bad_panic", bad_panic);
 }
