@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "hpvmm.h"
-#include "json_msgpack.h"
+#include "hp_json.h"
 
 enum { EXIT_GUEST = 1, EXIT_HOST = 2, EXIT_USAGE = 64 };
 

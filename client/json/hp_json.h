@@ -1,4 +1,9 @@
-/* json_msgpack.h - JSON <-> MessagePack codec for the command-line tools (hyperpool-run, hyperpool).
+/* hp_json.h - JSON <-> MessagePack codec of the command-line tools (libhptools_json).
+ *
+ * Its users are the tools that take and print JSON: hyperpool-run (vmm/run/) today, the
+ * hyperpool CLI (client/) later. libhpvmm itself never links it, and neither will the daemon or
+ * libhyperpool: they pass msgpack through. That keeps jansson, which only this library uses,
+ * out of everything but the tools, and proto/ down to the contracts.
  *
  * Both functions return 0 on success and -1 on failure with a one-line message in err (err may
  * be NULL or errlen 0; the message is truncated to errlen-1 bytes). No globals, no exit(), the
@@ -66,8 +71,8 @@
  * malformed special object ({"$bin": 1}); these fail on the way back with an error. Types may
  * widen on the way (float32 -> float64, int8 5 -> uint 5, map keys -> str) but values do not
  * change. */
-#ifndef HP_JSON_MSGPACK_H
-#define HP_JSON_MSGPACK_H
+#ifndef HP_JSON_H
+#define HP_JSON_H
 
 #include <stddef.h>
 #include <stdint.h>
