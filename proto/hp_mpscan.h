@@ -18,7 +18,13 @@
  *
  * Limits: nesting depth, total bytes of the object, and (always) every declared count of
  * elements must fit in the bytes that remain under max_bytes: each element takes at least one
- * byte, so a 4 GiB array header in a 1 MiB frame is invalid at once, not "incomplete".
+ * byte, so a 4 GiB array header in a 1 MiB frame is invalid at once, not "incomplete". The
+ * bound counts every element still expected at every open level, so HP_MP_INCOMPLETE means
+ * exactly: some continuation of these bytes is one valid object within the limits.
+ * With max_bytes 0 (no size limit) nothing bounds a declared count or length but the header's
+ * own width: `dd ff ff ff ff` or a 4 GiB str header is then a valid prefix, INCOMPLETE, never
+ * INVALID. A caller that knows how many bytes can ever arrive (a buffer, a frame limit) passes
+ * that as max_bytes to get INVALID instead of waiting for bytes that cannot come.
  * Pure functions over bytes, no globals, no allocation: fuzzed (tests/fuzz/fuzz_mpscan.c). */
 #ifndef HP_MPSCAN_H
 #define HP_MPSCAN_H
@@ -65,32 +71,39 @@ struct hp_mp_token {
 
 /* Decodes the header at buf[0..len). HP_MP_OK: *t is filled (the payload of STR/BIN/EXT may
  * still be incomplete: hp_mp_token checks only the header). HP_MP_INCOMPLETE: fewer bytes than
- * the header needs. HP_MP_INVALID: the byte 0xc1, which msgpack never uses. */
+ * the header needs; t->type and t->header_len (what the first byte says) are set, nothing else
+ * (len == 0: header_len 1). HP_MP_INVALID: the byte 0xc1, which msgpack never uses. */
 int hp_mp_token(const uint8_t *buf, size_t len, struct hp_mp_token *t);
 
 /* What an object may be. Zero-initialised limits mean: depth HP_MP_MAX_DEPTH, no size limit
  * beyond the buffer, any type. */
 struct hp_mp_limits {
 	uint32_t max_depth;  /* arrays/maps nested; 0: HP_MP_MAX_DEPTH; values above it are clamped */
-	uint64_t max_bytes;  /* the whole object; 0: unlimited (bounded by what is fed) */
+	uint64_t max_bytes;  /* the whole object; 0: no limit (see the top of this file) */
 	uint32_t flags;      /* HP_MP_F_* */
 };
 #define HP_MP_F_UTF8   1u /* every str (keys included) must be valid UTF-8 (no overlongs,
 			   * no surrogates, nothing above U+10FFFF) */
 #define HP_MP_F_NO_EXT 2u /* ext types are refused (clients' decoders reject some of them) */
 
+/* Scanner state: read only error and error_offset; the rest is private. */
 struct hp_mp_scanner {
 	struct hp_mp_limits lim;
 	uint64_t pos;                        /* bytes of the object validated so far */
 	uint32_t depth;                      /* open arrays/maps */
-	uint64_t left[HP_MP_MAX_DEPTH + 1];  /* elements still expected at each open level */
+	uint64_t left[HP_MP_MAX_DEPTH + 1];  /* elements still expected at each open level
+					      * (left[0]: the object itself) */
+	uint64_t payload_left;               /* bytes of the current str/bin/ext still to come */
+	bool payload_utf8;                   /* ... and they are a str to check as UTF-8 */
+	uint64_t need;                       /* fewest bytes that can still finish the object:
+					      * payload_left + every left[] */
 	bool done;
 	/* after HP_MP_INVALID */
 	uint64_t error_offset;
-	const char *error; /* static string: "truncated", "nesting deeper than 64", ... */
+	const char *error; /* static string: "nesting too deep", "invalid UTF-8 in a str", ... */
 };
 
-/* Starts a scan of a new object (lim may be NULL for the defaults). */
+/* Starts a scan of a new object (lim may be NULL for the defaults; it is copied). */
 void hp_mp_scanner_init(struct hp_mp_scanner *s, const struct hp_mp_limits *lim);
 
 /* buf[0..len) holds the object's bytes from its first byte, at least as many as in the
@@ -101,13 +114,17 @@ void hp_mp_scanner_init(struct hp_mp_scanner *s, const struct hp_mp_limits *lim)
 int hp_mp_scan(struct hp_mp_scanner *s, const uint8_t *buf, size_t len, size_t *obj_len);
 
 /* One-shot: is buf[0..len) exactly one complete object within lim? Returns HP_MP_OK,
- * HP_MP_INCOMPLETE (truncated) or HP_MP_INVALID (also when bytes follow the object); on
- * failure *error and *offset (either may be NULL) say why and where. */
+ * HP_MP_INCOMPLETE (truncated: *error "truncated", *offset len) or HP_MP_INVALID (also when
+ * bytes follow the object: *error "bytes after the object", *offset where they start, so
+ * len - *offset of them); on failure *error and *offset (either may be NULL) say why and
+ * where, on success they are left alone. */
 int hp_mp_check_one(const uint8_t *buf, size_t len, const struct hp_mp_limits *lim,
 		    const char **error, size_t *offset);
 
 /* UTF-8 */
 bool hp_utf8_valid(const uint8_t *s, size_t len);
+/* Every byte may become U+FFFD (3 bytes): this holds any len bytes of input whole. */
+#define HP_UTF8_SANITIZED_SIZE(len) (3 * (len) + 1)
 /* Copies s to out (capacity outsize >= 4) as valid UTF-8: each byte that does not start a
  * valid sequence becomes U+FFFD; stops before a sequence that would not fit, and NUL
  * terminates. Returns the bytes written, without the NUL. */
