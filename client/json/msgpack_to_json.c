@@ -1,18 +1,26 @@
-/* msgpack_to_json.c - hp_msgpack_to_json: a small recursive reader that checks every length
- * against the bytes left and writes JSON through json_out.h into one growing buffer (linear in
- * the input, also for big bins). The mapping is in hp_json.h. */
+/* msgpack_to_json.c - hp_msgpack_to_json: the input is validated whole by the project's one
+ * bounded scanner (proto/hp_mpscan.h) first, then walked with hp_mp_token() and written as JSON
+ * through json_out.h into one growing buffer (linear in the input, also for big bins). The
+ * mapping is in hp_json.h.
+ *
+ * No length is decoded here by hand and nothing is allocated from a declared count: the
+ * scanner has checked that every header, payload and element is there and that nesting stays
+ * within MAX_DEPTH before the walk starts, so the walk's recursion is bounded too. */
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hp_mpscan.h"
 #include "json_internal.h"
 #include "json_out.h"
 
 /* Output cap, see json_out.h and hp_json.h. */
 #define OUT_PER_INPUT_BYTE 64
 #define OUT_SLACK 4096
+
+_Static_assert(MAX_DEPTH <= HP_MP_MAX_DEPTH, "the scanner must be able to check our depth");
 
 struct m2j {
 	const uint8_t *p;
@@ -40,230 +48,151 @@ static int m2j_nomem(struct m2j *r, size_t at)
 	return m2j_fail(r, at, "out of memory");
 }
 
-/* Takes n bytes; NULL (error set) if fewer are left. */
-static const uint8_t *take(struct m2j *r, size_t n, size_t at)
+/* Validates the input with the scanner. Returns 0 if it is one object, -1 with the error set
+ * if not, or 1 if it is one valid object followed by more bytes: *end is where they start.
+ * Those are reported after the walk, as before the scanner, so an object too large as JSON
+ * says so first. The messages are this codec's own (they predate the scanner and
+ * tests/unit/test_json_msgpack.c asserts them); a reason not mapped here is passed on. */
+static int check_input(struct m2j *r, size_t *end)
 {
-	const uint8_t *s;
+	const struct hp_mp_limits lim = {.max_depth = MAX_DEPTH};
+	const char *why = NULL;
+	size_t at = 0;
+	char what[80];
 
-	if (n > r->len - r->off) {
-		m2j_fail(r, at, "truncated");
-		return NULL;
+	if (hp_mp_check_one(r->p, r->len, &lim, &why, &at) == HP_MP_OK)
+		return 0;
+	if (!why)
+		why = "invalid msgpack";
+	if (strcmp(why, "bytes after the object") == 0) {
+		*end = at;
+		return 1;
 	}
-	s = r->p + r->off;
-	r->off += n;
-	return s;
+	if (strcmp(why, "invalid byte 0xc1") == 0)
+		snprintf(what, sizeof(what), "invalid type byte 0xc1");
+	else if (strcmp(why, "nesting too deep") == 0)
+		snprintf(what, sizeof(what), "nesting deeper than %d levels", MAX_DEPTH);
+	else
+		snprintf(what, sizeof(what), "%s", why);
+	return m2j_fail(r, at, what);
 }
 
-static int take_be(struct m2j *r, size_t n, size_t at, uint64_t *v)
+/* The header at r->off, consumed; its payload (STR/BIN/EXT) too, at *payload. The input was
+ * validated, so this fails only if the scanner and hp_mp_token disagree. */
+static int next_token(struct m2j *r, struct hp_mp_token *t, const uint8_t **payload)
 {
-	const uint8_t *s = take(r, n, at);
+	size_t at = r->off;
 
-	if (!s)
-		return -1;
-	*v = 0;
-	for (size_t i = 0; i < n; i++)
-		*v = *v << 8 | s[i];
+	if (hp_mp_token(r->p + at, r->len - at, t) != HP_MP_OK ||
+	    t->header_len > r->len - at)
+		return m2j_fail(r, at, "internal error: validated msgpack does not decode");
+	r->off += t->header_len;
+	*payload = NULL;
+	if (t->type != HP_MP_STR && t->type != HP_MP_BIN && t->type != HP_MP_EXT)
+		return 0;
+	if (t->len > r->len - r->off)
+		return m2j_fail(r, at, "internal error: validated msgpack does not decode");
+	*payload = r->p + r->off;
+	r->off += t->len;
 	return 0;
 }
 
-static int m2j_value(struct m2j *r, struct jout *o, int depth);
+static int m2j_value(struct m2j *r, struct jout *o);
 
-static int m2j_container(struct m2j *r, struct jout *o, int depth, uint64_t count, bool map,
-			 size_t at)
+/* A map key: a str as is, anything else as its JSON text, in a string. */
+static int m2j_key(struct m2j *r, struct jout *o)
 {
-	if (depth >= MAX_DEPTH) {
-		char what[64];
+	size_t kat = r->off;
+	struct hp_mp_token t;
 
-		snprintf(what, sizeof(what), "nesting deeper than %d levels", MAX_DEPTH);
-		return m2j_fail(r, at, what);
+	if (hp_mp_token(r->p + kat, r->len - kat, &t) == HP_MP_OK && t.type == HP_MP_STR)
+		return m2j_value(r, o);
+
+	struct jout k = {.b = &r->budget};
+
+	if (m2j_value(r, &k)) {
+		free(k.p);
+		return -1;
 	}
-	/* No allocation from count: each element needs at least one byte, and running out of
-	 * bytes ends the loop with "truncated". */
-	if (jout_put(o, map ? "{" : "[", 1))
-		goto oom;
-	for (uint64_t i = 0; i < count; i++) {
-		if (i && jout_put(o, ",", 1))
-			goto oom;
-		if (map) {
-			size_t kat = r->off;
+	int rc = jout_string(o, (const uint8_t *)k.p, k.len);
+	free(k.p);
+	return rc ? m2j_nomem(r, kat) : 0;
+}
 
-			if (kat >= r->len)
-				return m2j_fail(r, kat, "truncated");
-			uint8_t b = r->p[kat];
-			if ((b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb)) {
-				if (m2j_value(r, o, depth + 1))
-					return -1;
-			} else {
-				/* Non-string key: its JSON text, as a string. */
-				struct jout k = {.b = &r->budget};
-				if (m2j_value(r, &k, depth + 1)) {
-					free(k.p);
-					return -1;
-				}
-				int rc = jout_string(o, (const uint8_t *)k.p, k.len);
-				free(k.p);
-				if (rc)
-					return m2j_nomem(r, kat);
-			}
-			if (jout_put(o, ":", 1))
-				goto oom;
-		}
-		if (m2j_value(r, o, depth + 1))
+/* The count elements (pairs of a map) after the header at `at`. The scanner checked they are
+ * all there, so count is never trusted beyond the input. */
+static int m2j_container(struct m2j *r, struct jout *o, uint32_t count, bool map, size_t at)
+{
+	if (jout_put(o, map ? "{" : "[", 1))
+		return m2j_nomem(r, at);
+	for (uint32_t i = 0; i < count; i++) {
+		if (i && jout_put(o, ",", 1))
+			return m2j_nomem(r, at);
+		if (map && m2j_key(r, o))
+			return -1;
+		if (map && jout_put(o, ":", 1))
+			return m2j_nomem(r, at);
+		if (m2j_value(r, o))
 			return -1;
 	}
 	if (jout_put(o, map ? "}" : "]", 1))
-		goto oom;
+		return m2j_nomem(r, at);
 	return 0;
-oom:
-	return m2j_nomem(r, at);
 }
 
-static int m2j_value(struct m2j *r, struct jout *o, int depth)
+/* {"$ext":[type,"<base64>"]} */
+static int put_ext(struct jout *o, int8_t type, const uint8_t *data, size_t n)
+{
+	char num[8];
+
+	snprintf(num, sizeof(num), "%d", (int)type);
+	return jout_puts(o, "{\"$ext\":[") || jout_puts(o, num) || jout_puts(o, ",") ||
+	       jout_base64(o, data, n) || jout_puts(o, "]}");
+}
+
+static int m2j_value(struct m2j *r, struct jout *o)
 {
 	size_t at = r->off;
-	const uint8_t *s;
-	uint64_t n;
+	struct hp_mp_token t;
+	const uint8_t *data;
 	char num[32];
-	int rc;
+	int rc = 0;
 
-	if (!(s = take(r, 1, at)))
+	if (next_token(r, &t, &data))
 		return -1;
-	uint8_t b = *s;
-
-	if (b <= 0x7f) {
-		snprintf(num, sizeof(num), "%u", (unsigned)b);
+	switch (t.type) {
+	case HP_MP_NIL:
+		rc = jout_puts(o, "null");
+		break;
+	case HP_MP_BOOL:
+		rc = jout_puts(o, t.v.b ? "true" : "false");
+		break;
+	case HP_MP_UINT:
+		snprintf(num, sizeof(num), "%" PRIu64, t.v.u);
 		rc = jout_puts(o, num);
-	} else if (b >= 0xe0) {
-		snprintf(num, sizeof(num), "%d", (int)(int8_t)b);
+		break;
+	case HP_MP_INT:
+		snprintf(num, sizeof(num), "%" PRId64, t.v.i);
 		rc = jout_puts(o, num);
-	} else if (b <= 0x8f) {
-		return m2j_container(r, o, depth, b & 0x0fu, true, at);
-	} else if (b <= 0x9f) {
-		return m2j_container(r, o, depth, b & 0x0fu, false, at);
-	} else if (b <= 0xbf) {
-		n = b & 0x1fu;
-		goto str;
-	} else {
-		switch (b) {
-		case 0xc0:
-			rc = jout_puts(o, "null");
-			break;
-		case 0xc2:
-			rc = jout_puts(o, "false");
-			break;
-		case 0xc3:
-			rc = jout_puts(o, "true");
-			break;
-		case 0xc4: /* bin 8/16/32 */
-		case 0xc5:
-		case 0xc6:
-			if (take_be(r, 1u << (b - 0xc4), at, &n) || !(s = take(r, (size_t)n, at)))
-				return -1;
-			rc = jout_puts(o, "{\"$bin\":") || jout_base64(o, s, (size_t)n) ||
-			     jout_puts(o, "}");
-			break;
-		case 0xc7: /* ext 8/16/32: length, type, data */
-		case 0xc8:
-		case 0xc9:
-			if (take_be(r, 1u << (b - 0xc7), at, &n))
-				return -1;
-			goto ext;
-		case 0xd4: /* fixext 1/2/4/8/16: type, data */
-		case 0xd5:
-		case 0xd6:
-		case 0xd7:
-		case 0xd8:
-			n = 1u << (b - 0xd4);
-			goto ext;
-		case 0xca: {
-			uint64_t v;
-			float f;
-			uint32_t u;
-
-			if (take_be(r, 4, at, &v))
-				return -1;
-			u = (uint32_t)v;
-			memcpy(&f, &u, sizeof(f));
-			rc = jout_double(o, (double)f);
-			break;
-		}
-		case 0xcb: {
-			uint64_t v;
-			double d;
-
-			if (take_be(r, 8, at, &v))
-				return -1;
-			memcpy(&d, &v, sizeof(d));
-			rc = jout_double(o, d);
-			break;
-		}
-		case 0xcc: /* uint 8/16/32/64 */
-		case 0xcd:
-		case 0xce:
-		case 0xcf:
-			if (take_be(r, 1u << (b - 0xcc), at, &n))
-				return -1;
-			snprintf(num, sizeof(num), "%" PRIu64, n);
-			rc = jout_puts(o, num);
-			break;
-		case 0xd0: /* int 8/16/32/64 */
-		case 0xd1:
-		case 0xd2:
-		case 0xd3: {
-			unsigned bytes = 1u << (b - 0xd0);
-			int64_t v;
-
-			if (take_be(r, bytes, at, &n))
-				return -1;
-			if (bytes < 8 && (n >> (bytes * 8 - 1)))
-				n |= ~(uint64_t)0 << (bytes * 8); /* sign-extend */
-			memcpy(&v, &n, sizeof(v));
-			snprintf(num, sizeof(num), "%" PRId64, v);
-			rc = jout_puts(o, num);
-			break;
-		}
-		case 0xd9: /* str 8/16/32 */
-		case 0xda:
-		case 0xdb:
-			if (take_be(r, 1u << (b - 0xd9), at, &n))
-				return -1;
-			goto str;
-		case 0xdc:
-		case 0xdd:
-			if (take_be(r, b == 0xdc ? 2 : 4, at, &n))
-				return -1;
-			return m2j_container(r, o, depth, n, false, at);
-		case 0xde:
-		case 0xdf:
-			if (take_be(r, b == 0xde ? 2 : 4, at, &n))
-				return -1;
-			return m2j_container(r, o, depth, n, true, at);
-		default: /* 0xc1 */
-			return m2j_fail(r, at, "invalid type byte 0xc1");
-		}
+		break;
+	case HP_MP_FLOAT32: /* v.f64 holds its exact value */
+	case HP_MP_FLOAT64:
+		rc = jout_double(o, t.v.f64);
+		break;
+	case HP_MP_STR:
+		rc = jout_string(o, data, t.len);
+		break;
+	case HP_MP_BIN:
+		rc = jout_puts(o, "{\"$bin\":") || jout_base64(o, data, t.len) || jout_puts(o, "}");
+		break;
+	case HP_MP_EXT:
+		rc = put_ext(o, t.ext_type, data, t.len);
+		break;
+	case HP_MP_ARRAY:
+	case HP_MP_MAP:
+		return m2j_container(r, o, t.len, t.type == HP_MP_MAP, at);
 	}
-	if (rc)
-		return m2j_nomem(r, at);
-	return 0;
-
-str:
-	if (!(s = take(r, (size_t)n, at)))
-		return -1;
-	if (jout_string(o, s, (size_t)n))
-		return m2j_nomem(r, at);
-	return 0;
-
-ext: {
-	const uint8_t *t = take(r, 1, at);
-
-	if (!t || !(s = take(r, (size_t)n, at)))
-		return -1;
-	snprintf(num, sizeof(num), "%d", (int)(int8_t)*t);
-	if (jout_puts(o, "{\"$ext\":[") || jout_puts(o, num) || jout_puts(o, ",") ||
-	    jout_base64(o, s, (size_t)n) || jout_puts(o, "]}"))
-		return m2j_nomem(r, at);
-	return 0;
-}
+	return rc ? m2j_nomem(r, at) : 0;
 }
 
 int hp_msgpack_to_json(const uint8_t *buf, size_t len, char **out, char *err, size_t errlen)
@@ -281,13 +210,18 @@ int hp_msgpack_to_json(const uint8_t *buf, size_t len, char **out, char *err, si
 		hpj_set_err(err, errlen, "invalid argument");
 		return -1;
 	}
-	if (m2j_value(&r, &o, 0))
+	size_t end = len;
+
+	if (check_input(&r, &end) < 0)
 		goto fail;
-	if (r.off != len) {
+	r.len = end; /* the walk sees the object only */
+	if (m2j_value(&r, &o))
+		goto fail;
+	if (end != len) {
 		char what[80];
 
-		snprintf(what, sizeof(what), "%zu trailing bytes after the object", len - r.off);
-		m2j_fail(&r, r.off, what);
+		snprintf(what, sizeof(what), "%zu trailing bytes after the object", len - end);
+		m2j_fail(&r, end, what);
 		goto fail;
 	}
 	if (jout_put(&o, "", 1)) {
