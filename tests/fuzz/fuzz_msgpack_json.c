@@ -5,11 +5,11 @@
  * the msgpack the header documents as having no JSON spelling (duplicate keys, keys with NUL,
  * maps that look like a malformed special object, a string equal to the big-integer marker).
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iclient/json \
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iclient/json -Iproto \
  *         client/json/json_to_msgpack.c client/json/msgpack_to_json.c \
  *         client/json/json_out.c client/json/base64.c client/json/jansson_compat.c \
- *         client/json/json_err.c tests/fuzz/fuzz_msgpack_json.c -lmsgpackc -ljansson \
- *         -o fuzz_msgpack_json
+ *         client/json/json_err.c proto/hp_mpscan.c tests/fuzz/fuzz_msgpack_json.c \
+ *         -lmsgpackc -ljansson -o fuzz_msgpack_json
  *   ./fuzz_msgpack_json tests/fuzz/corpus/msgpack_json */
 #include <stdint.h>
 #include <stdio.h>

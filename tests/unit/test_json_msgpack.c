@@ -2,9 +2,10 @@
  * encodings, round trips for every type and edge case, and the error paths.
  *
  *   gcc -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -fsanitize=address,undefined \
- *       -Iclient/json -Itests/common client/json/json_to_msgpack.c client/json/msgpack_to_json.c \
- *       client/json/json_out.c client/json/base64.c client/json/jansson_compat.c \
- *       client/json/json_err.c tests/unit/test_json_msgpack.c -lmsgpackc -ljansson */
+ *       -Iclient/json -Iproto -Itests/common client/json/json_to_msgpack.c \
+ *       client/json/msgpack_to_json.c client/json/json_out.c client/json/base64.c \
+ *       client/json/jansson_compat.c client/json/json_err.c proto/hp_mpscan.c \
+ *       tests/unit/test_json_msgpack.c -lmsgpackc -ljansson */
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
