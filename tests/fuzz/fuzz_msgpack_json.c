@@ -1,20 +1,22 @@
-/* fuzz_msgpack_json.c - libFuzzer target for the JSON <-> msgpack codec (proto/json_msgpack.c).
+/* fuzz_msgpack_json.c - libFuzzer target for the tools' JSON <-> msgpack codec (client/json/).
  *
  * The input is msgpack. Whatever hp_msgpack_to_json accepts must read back with
  * hp_json_to_msgpack and print again as the very same JSON text. Reading back may only fail for
  * the msgpack the header documents as having no JSON spelling (duplicate keys, keys with NUL,
  * maps that look like a malformed special object, a string equal to the big-integer marker).
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iproto \
- *         proto/json_msgpack.c tests/fuzz/fuzz_msgpack_json.c -lmsgpackc -ljansson \
- *         -o fuzz_msgpack_json
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iclient/json -Iproto \
+ *         client/json/json_to_msgpack.c client/json/msgpack_to_json.c \
+ *         client/json/json_out.c client/json/base64.c client/json/jansson_compat.c \
+ *         client/json/json_err.c proto/hp_mpscan.c tests/fuzz/fuzz_msgpack_json.c \
+ *         -lmsgpackc -ljansson -o fuzz_msgpack_json
  *   ./fuzz_msgpack_json tests/fuzz/corpus/msgpack_json */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "json_msgpack.h"
+#include "hp_json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

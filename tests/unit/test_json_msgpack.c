@@ -1,15 +1,18 @@
-/* test_json_msgpack.c - the JSON <-> msgpack codec (proto/json_msgpack.c): byte-level encodings,
- * round trips for every type and edge case, and the error paths.
+/* test_json_msgpack.c - the tools' JSON <-> msgpack codec (client/json/, hp_json.h): byte-level
+ * encodings, round trips for every type and edge case, and the error paths.
  *
- *   gcc -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -fsanitize=address,undefined -Iproto \
- *       -Itests/common proto/json_msgpack.c tests/unit/test_json_msgpack.c -lmsgpackc -ljansson */
+ *   gcc -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -fsanitize=address,undefined \
+ *       -Iclient/json -Iproto -Itests/common client/json/json_to_msgpack.c \
+ *       client/json/msgpack_to_json.c client/json/json_out.c client/json/base64.c \
+ *       client/json/jansson_compat.c client/json/json_err.c proto/hp_mpscan.c \
+ *       tests/unit/test_json_msgpack.c -lmsgpackc -ljansson */
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
 #include "check.h"
-#include "json_msgpack.h"
+#include "hp_json.h"
 
 static char err[256];
 

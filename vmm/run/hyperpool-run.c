@@ -11,8 +11,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "hp_json.h"
+#include "hp_mpscan.h"
 #include "hpvmm.h"
-#include "json_msgpack.h"
 
 enum { EXIT_GUEST = 1, EXIT_HOST = 2, EXIT_USAGE = 64 };
 
@@ -214,8 +215,9 @@ static int read_call_args(const struct options *o, uint8_t **args, size_t *args_
 		fprintf(stderr, "hyperpool-run: ARGS: %s\n", msg);
 		return EXIT_USAGE;
 	}
-	uint8_t first = (*args)[0];
-	if (*args_len == 0 || (first != 0xdc && first != 0xdd && (first & 0xf0) != 0x90)) {
+	/* The codec packed it, so its first header says what it is. */
+	struct hp_mp_token t;
+	if (hp_mp_token(*args, *args_len, &t) != HP_MP_OK || t.type != HP_MP_ARRAY) {
 		fprintf(stderr, "hyperpool-run: ARGS must be a JSON array, e.g. '[1, 2]'\n");
 		free(*args);
 		return EXIT_USAGE;
@@ -370,6 +372,8 @@ static int run(const struct options *o, struct hp_module *mod)
 			(int)st.first_len, (const char *)st.first);
 		rc = EXIT_GUEST;
 	} else if (rc == 0) {
+		/* The guest's bytes are checked once, by the converter (hp_mp_check_one, then
+		 * the walk): no check of our own before it. */
 		char *json, msg[256];
 		if (hp_msgpack_to_json(st.first, st.first_len, &json, msg, sizeof(msg)) < 0) {
 			fprintf(stderr, "hyperpool-run: result of %s is not valid msgpack: %s\n",

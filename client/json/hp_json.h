@@ -1,4 +1,9 @@
-/* json_msgpack.h - JSON <-> MessagePack codec for the command-line tools (hyperpool-run, hyperpool).
+/* hp_json.h - JSON <-> MessagePack codec of the command-line tools (libhptools_json).
+ *
+ * Its users are the tools that take and print JSON: hyperpool-run (vmm/run/) today, the
+ * hyperpool CLI (client/) later. libhpvmm itself never links it, and neither will the daemon or
+ * libhyperpool: they pass msgpack through. That keeps jansson, which only this library uses,
+ * out of everything but the tools, and proto/ down to the contracts.
  *
  * Both functions return 0 on success and -1 on failure with a one-line message in err (err may
  * be NULL or errlen 0; the message is truncated to errlen-1 bytes). No globals, no exit(), the
@@ -32,8 +37,9 @@
  *   with any other key, or with more than one key, is a normal map.
  *   Nesting: at most 64 arrays/maps deep (special objects do not count); deeper is an error.
  *
- * msgpack -> JSON (hp_msgpack_to_json, own bounds-checked reader; exactly one object, trailing
- * bytes are an error; output is compact, no whitespace):
+ * msgpack -> JSON (hp_msgpack_to_json, input validated by the bounded scanner of
+ * proto/hp_mpscan.h; exactly one object, trailing bytes are an error; output is compact, no
+ * whitespace):
  *   nil, bool, str, array      -> null, true/false, string, array
  *   map                        -> object in msgpack order. A str key is used as is; any other key
  *                                 becomes the JSON text of that key, as a string: 1 -> "1",
@@ -54,10 +60,13 @@
  *   Output size: at most 64 bytes per input byte + 4 KiB, else the error "JSON output too
  *   large". Ordinary data stays under 10; only keys nested in keys come near, as each level
  *   doubles the backslashes (40 levels of map-in-key would be 2^40 bytes from 83 input bytes).
- *   Lengths in the msgpack are never trusted: each is checked against the bytes left before use
- *   and nothing is allocated from a declared count (msgpack-c's msgpack_unpack_next is not used:
+ *   Lengths in the msgpack are never trusted: hp_mp_check_one checks the whole input (every
+ *   length against the bytes left, the nesting, byte 0xc1) before any of it is converted, and
+ *   nothing is allocated from a declared count (msgpack-c's msgpack_unpack_next is not used:
  *   it allocates count * 24 bytes up front for a declared array, so 5 bytes can ask for 96 GiB,
- *   and it fails nesting deeper than 32).
+ *   and it fails nesting deeper than 32). Errors found by that check come before any in the
+ *   conversion (such as the output size), except trailing bytes, reported last; a truncated
+ *   input is reported at its end ("msgpack error at offset <len>: truncated").
  *   Floats are formatted with snprintf: LC_NUMERIC must have a one-byte decimal point (the C
  *   locale does; any other single byte is replaced by '.').
  *
@@ -66,8 +75,8 @@
  * malformed special object ({"$bin": 1}); these fail on the way back with an error. Types may
  * widen on the way (float32 -> float64, int8 5 -> uint 5, map keys -> str) but values do not
  * change. */
-#ifndef HP_JSON_MSGPACK_H
-#define HP_JSON_MSGPACK_H
+#ifndef HP_JSON_H
+#define HP_JSON_H
 
 #include <stddef.h>
 #include <stdint.h>
