@@ -30,6 +30,15 @@ enum hp_status {
 	HP_E_KVM = 34,            /* a KVM ioctl failed or a capability is missing */
 	HP_E_SYSTEM = 35,         /* an OS call failed (memfd, mmap, open, ...) */
 	HP_E_NO_MEMORY = 36,      /* the host ran out of memory */
+
+	/* The daemon and its wire protocol (docs/protocol.md). */
+	HP_E_BUSY = 48,              /* the module's pool and queue are full: try again later */
+	HP_E_NO_SUCH_MODULE = 49,    /* no module of that name is loaded */
+	HP_E_NO_SUCH_METHOD = 50,    /* the RPC method is unknown */
+	HP_E_BAD_REQUEST = 51,       /* not a valid MessagePack-RPC request, or bad params */
+	HP_E_TOO_LARGE = 52,         /* a frame or argument over the configured limit */
+	HP_E_PERMISSION_DENIED = 53, /* the caller's uid/gid may not do this */
+	HP_E_SHUTTING_DOWN = 54,     /* the daemon is stopping (or the module unloading) */
 };
 
 static inline const char *hp_status_name(int status)
@@ -53,6 +62,13 @@ static inline const char *hp_status_name(int status)
 	case HP_E_KVM: return "kvm";
 	case HP_E_SYSTEM: return "system";
 	case HP_E_NO_MEMORY: return "no_memory";
+	case HP_E_BUSY: return "busy";
+	case HP_E_NO_SUCH_MODULE: return "no_such_module";
+	case HP_E_NO_SUCH_METHOD: return "no_such_method";
+	case HP_E_BAD_REQUEST: return "bad_request";
+	case HP_E_TOO_LARGE: return "too_large";
+	case HP_E_PERMISSION_DENIED: return "permission_denied";
+	case HP_E_SHUTTING_DOWN: return "shutting_down";
 	default: return "unknown";
 	}
 }

@@ -1,0 +1,215 @@
+/* daemon.h - hyperpoold's top-level context and what its files offer each other.
+ *
+ * Threads (docs/daemon.md says why): one libuv loop thread owns the listening sockets, every
+ * connection's reads, frame parsing, timers and signals; it never runs a guest. Worker threads
+ * (one per online CPU by default) take calls from a run queue, run them on a VM of the
+ * module's pool, write the response themselves when the connection's output is idle (no
+ * second hand-off back to the loop), and only then restore the VM. The boundary between the
+ * two sides is a job: bytes in (function name, msgpack args), bytes out (a response frame).
+ *
+ * Locks, outermost first: hpd.lock (the run queue, every module's wait queue and counters,
+ * every job's state and every connection's job list), then a connection's out_lock. Module
+ * stats have their own stats_lock, taken alone. */
+#ifndef HPD_DAEMON_H
+#define HPD_DAEMON_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "config.h"
+#include "hp_mpscan.h"
+#include "hp_rpc.h"
+#include "hp_status.h"
+#include "hpvmm.h"
+
+#define HPD_MAX_GROUPS 64
+#define HPD_STATUS_SLOTS 64  /* hp_status codes counted per module (all are < 64) */
+#define HPD_LATENCY_BUCKETS 160
+
+struct hpd;
+struct hpd_conn;
+
+/* --- modules (modules.c) ------------------------------------------------------------------ */
+
+struct hpd_job;
+
+struct hpd_job_list {
+	struct hpd_job *head, *tail;
+	unsigned n;
+};
+
+struct hpd_module {
+	char *name;
+	const struct hpd_module_cfg *cfg;
+	struct hp_module *mod;
+	struct hp_pool *pool;
+	char **functions;          /* names the module registered, sorted, NULL-terminated */
+	unsigned nfunctions;
+	uint64_t input_size;
+	/* under hpd.lock */
+	unsigned running;          /* jobs in the run queue or on a worker: <= pool_max */
+	struct hpd_job_list waiting; /* jobs waiting for one of those places: <= queue */
+	/* under stats_lock */
+	pthread_mutex_t stats_lock;
+	uint64_t calls, errors;
+	uint64_t by_status[HPD_STATUS_SLOTS];
+	uint64_t latency[HPD_LATENCY_BUCKETS]; /* log-scale histogram of arrival -> response */
+};
+
+int hpd_modules_load(struct hpd *hd, char *err, size_t errlen);
+void hpd_modules_free(struct hpd *hd);
+struct hpd_module *hpd_module_find(struct hpd *hd, const uint8_t *name, size_t len);
+void hpd_module_count(struct hpd_module *m, int status, uint64_t latency_ns);
+/* Latency percentile p (0..1) in microseconds from the histogram (under stats_lock). */
+double hpd_module_percentile(const struct hpd_module *m, double p);
+
+/* --- jobs and workers (workers.c) --------------------------------------------------------- */
+
+enum hpd_job_state { JOB_WAITING, JOB_QUEUED, JOB_RUNNING };
+
+struct hpd_job {
+	struct hpd_job *next, *prev;          /* in the run queue or the module's waiting list */
+	struct hpd_job *conn_next, *conn_prev; /* in the connection's jobs */
+	enum hpd_job_state state;
+	struct hpd_conn *conn;                /* holds a reference */
+	struct hpd_module *module;
+	struct hp_vm *vm;                     /* while running: for a cancel */
+	bool cancelled;
+	uint32_t msgid;
+	uint64_t arrival_ns, deadline_ns;
+	uint32_t name_len;
+	uint32_t args_len;
+	uint8_t data[];                       /* name, then args (one msgpack array) */
+};
+
+int hpd_workers_start(struct hpd *hd, char *err, size_t errlen);
+/* Stops the workers after the jobs they run; queued jobs must have been answered. */
+void hpd_workers_stop(struct hpd *hd);
+/* Queues a call (loop thread). 0, or -1 with err (busy, shutting_down) and no job kept. */
+int hpd_job_submit(struct hpd *hd, struct hpd_job *job, struct hp_error *err);
+/* A connection went away: drop its queued jobs, interrupt its running ones (loop thread). */
+void hpd_jobs_cancel_conn(struct hpd *hd, struct hpd_conn *conn);
+/* Shutdown: answer every queued job with shutting_down; returns how many still run. */
+unsigned hpd_jobs_drain(struct hpd *hd);
+/* Interrupts every running job (the drain's bound has passed). */
+void hpd_jobs_cancel_running(struct hpd *hd);
+
+/* --- connections (conn.c) ----------------------------------------------------------------- */
+
+struct hpd_conn {
+	uv_pipe_t pipe;
+	struct hpd *hd;
+	atomic_int refs;
+	int fd;
+	uid_t uid;
+	pid_t pid;
+	gid_t gids[HPD_MAX_GROUPS];
+	unsigned ngids;
+	struct hpd_conn *next, *prev;         /* hd->conns (loop thread) */
+	/* input (loop thread) */
+	uint8_t *in;
+	size_t in_len, in_cap, frame_start;
+	struct hp_mp_scanner scan;
+	bool closing;
+	/* under hd->lock */
+	struct hpd_job *jobs;
+	unsigned inflight;
+	/* output (any thread, under out_lock) */
+	pthread_mutex_t out_lock;
+	uint8_t *out;
+	size_t out_len, out_cap;
+	bool writing;        /* a uv_write of wbuf is in flight */
+	bool flush_queued;   /* on hd->flush list */
+	bool dead;           /* closed or failed: writes are dropped */
+	struct hpd_conn *flush_next;
+	uv_write_t wreq;
+	uint8_t *wbuf;
+};
+
+int hpd_listen_start(struct hpd *hd, char *err, size_t errlen);
+void hpd_listen_stop(struct hpd *hd);
+/* Sends one or more buffers as one response, from any thread: written at once when the
+ * connection's output is idle, else buffered and flushed by the loop. */
+void hpd_conn_send(struct hpd_conn *c, const struct iovec *iov, int iovcnt);
+void hpd_conn_unref(struct hpd_conn *c);
+void hpd_conn_close(struct hpd_conn *c, const char *why);
+void hpd_conns_close_all(struct hpd *hd);
+
+/* --- requests (dispatch.c) ---------------------------------------------------------------- */
+
+/* One complete, scanner-validated frame from c. Returns -1 when c must be closed. */
+int hpd_dispatch_frame(struct hpd_conn *c, const uint8_t *frame, size_t len);
+/* A frame the scanner refused: one error response if a msgid can be read. */
+void hpd_dispatch_bad_stream(struct hpd_conn *c, const uint8_t *buf, size_t len,
+			     const char *reason);
+/* Packs and sends the response to a finished call (worker thread). */
+void hpd_respond_call(struct hpd_conn *c, uint32_t msgid, int rc, const struct hp_call_result *res,
+		      const struct hp_error *err);
+void hpd_respond_error(struct hpd_conn *c, uint32_t msgid, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* --- systemd (notify.c) ------------------------------------------------------------------- */
+
+/* Socket activation: adopts the listening sockets systemd passed (LISTEN_FDS). Returns how
+ * many (0: none passed, bind the path), or -1 with err. */
+int hpd_systemd_listeners(struct hpd *hd, char *err, size_t errlen);
+void hpd_notify_ready(struct hpd *hd);
+void hpd_notify_status(struct hpd *hd);
+void hpd_notify_stopping(void);
+int hpd_notify_watchdog_start(struct hpd *hd);
+
+/* --- the top-level context ---------------------------------------------------------------- */
+
+struct hpd {
+	uv_loop_t *loop;
+	struct hpd_config *cfg;
+	const char *config_path;
+	struct hp_kvm *kvm;
+	uint64_t max_frame;
+	uint64_t start_ns;
+
+	struct hpd_module *modules;
+	unsigned nmodules;
+
+	/* listening */
+	uv_pipe_t listeners[8];
+	unsigned nlisteners;
+	bool socket_created;       /* we bound the path (not socket-activated): unlink at exit */
+
+	/* connections (loop thread) */
+	struct hpd_conn *conns;
+	unsigned nconns;
+	uint64_t conns_total;
+
+	/* output flushing: workers queue connections, the loop writes */
+	pthread_mutex_t flush_lock;
+	struct hpd_conn *flush;
+	uv_async_t flush_async;
+
+	/* scheduling (hd->lock) */
+	pthread_mutex_t lock;
+	pthread_cond_t work;
+	struct hpd_job_list runq;
+	unsigned running;          /* jobs on workers */
+	bool stopping;             /* no new calls; workers exit when the run queue is empty */
+	pthread_t *threads;
+	unsigned nthreads;
+
+	/* signals and timers */
+	uv_signal_t sigterm, sigint, sighup;
+	uv_timer_t drain_timer, watchdog_timer, status_timer;
+	bool shutting_down;
+	uint64_t shutdown_deadline_ns;
+	uint64_t status_calls;     /* calls at the last STATUS= line, for calls/s */
+	uint64_t status_ns;
+	atomic_uint_fast64_t calls_total;
+	int exit_code;
+};
+
+uint64_t hpd_now_ns(void);
+
+#endif

@@ -1,0 +1,504 @@
+/* dispatch.c - MessagePack-RPC requests: the envelope, the methods, the responses.
+ *
+ * Every frame reaching hpd_dispatch_frame is one complete msgpack object within the frame
+ * limits (conn.c ran the scanner); here it is walked token by token with hp_mp_token, never
+ * unpacked whole, so the `args` of a call stay the bytes the client sent and go to the guest
+ * as they are. A guest's result (validated by libhpvmm: one object, UTF-8 strs, no ext) is
+ * spliced into the response the same way, with no re-encode. docs/protocol.md is the spec. */
+#include <inttypes.h>
+#include <msgpack.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "hp_abi.h"
+#include "log.h"
+
+#define VERSION_STRING "0.1.0"
+
+/* A cursor over validated msgpack. */
+struct cursor {
+	const uint8_t *p;
+	size_t left;
+};
+
+/* The header at the cursor; a str/bin/ext payload is stepped over too. */
+static bool next_token(struct cursor *c, struct hp_mp_token *t)
+{
+	if (hp_mp_token(c->p, c->left, t) != HP_MP_OK || t->header_len > c->left)
+		return false;
+	size_t n = t->header_len;
+	if (t->type == HP_MP_STR || t->type == HP_MP_BIN || t->type == HP_MP_EXT) {
+		if (t->len > c->left - n)
+			return false;
+		n += t->len;
+	}
+	c->p += n;
+	c->left -= n;
+	return true;
+}
+
+/* Steps over one whole object, returning its span. */
+static bool next_object(struct cursor *c, const uint8_t **start, size_t *len)
+{
+	struct hp_mp_scanner s;
+	hp_mp_scanner_init(&s, NULL);
+	if (hp_mp_scan(&s, c->p, c->left, len) != HP_MP_OK)
+		return false;
+	*start = c->p;
+	c->p += *len;
+	c->left -= *len;
+	return true;
+}
+
+static bool next_uint(struct cursor *c, uint64_t *v)
+{
+	struct hp_mp_token t;
+	if (!next_token(c, &t))
+		return false;
+	if (t.type == HP_MP_UINT) {
+		*v = t.v.u;
+		return true;
+	}
+	if (t.type == HP_MP_INT && t.v.i >= 0) {
+		*v = (uint64_t)t.v.i;
+		return true;
+	}
+	return false;
+}
+
+/* A str, or a bin (some clients send names as bin). */
+static bool next_name(struct cursor *c, const uint8_t **s, uint32_t *len)
+{
+	struct hp_mp_token t;
+	if (!next_token(c, &t) || (t.type != HP_MP_STR && t.type != HP_MP_BIN))
+		return false;
+	*s = t.data;
+	*len = t.len;
+	return true;
+}
+
+/* --- responses ---------------------------------------------------------------------------- */
+
+static void pack_cstr(msgpack_packer *pk, const char *s)
+{
+	size_t n = strlen(s);
+	msgpack_pack_str(pk, n);
+	msgpack_pack_str_body(pk, s, n);
+}
+
+static void send_sbuffer(struct hpd_conn *c, msgpack_sbuffer *sb)
+{
+	struct iovec iov = { sb->data, sb->size };
+	hpd_conn_send(c, &iov, 1);
+	msgpack_sbuffer_destroy(sb);
+}
+
+static void send_error_msg(struct hpd_conn *c, uint32_t msgid, int code, const char *msg,
+			   size_t msg_len)
+{
+	msgpack_sbuffer sb;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 4);
+	msgpack_pack_uint8(&pk, HP_RPC_RESPONSE);
+	msgpack_pack_uint32(&pk, msgid);
+	msgpack_pack_map(&pk, 2);
+	pack_cstr(&pk, "code");
+	pack_cstr(&pk, hp_status_name(code));
+	pack_cstr(&pk, "message");
+	msgpack_pack_str(&pk, msg_len);
+	msgpack_pack_str_body(&pk, msg, msg_len);
+	msgpack_pack_nil(&pk);
+	send_sbuffer(c, &sb);
+}
+
+void hpd_respond_error(struct hpd_conn *c, uint32_t msgid, int code, const char *fmt, ...)
+{
+	char msg[HP_ERROR_MSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	size_t len = n < 0 ? 0 : (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1;
+	send_error_msg(c, msgid, code, msg, len);
+}
+
+/* [1, msgid, nil, <result>]: the envelope packed here, the result bytes spliced after it. */
+static void send_result_raw(struct hpd_conn *c, uint32_t msgid, const uint8_t *result, size_t len)
+{
+	uint8_t head[16];
+	size_t n = 0;
+	head[n++] = 0x94;
+	head[n++] = HP_RPC_RESPONSE;
+	if (msgid < 128) {
+		head[n++] = (uint8_t)msgid;
+	} else {
+		head[n++] = 0xce;
+		for (int s = 24; s >= 0; s -= 8)
+			head[n++] = (uint8_t)(msgid >> s);
+	}
+	head[n++] = 0xc0;
+	struct iovec iov[2] = { { head, n }, { (void *)result, len } };
+	hpd_conn_send(c, iov, 2);
+}
+
+static void send_result(struct hpd_conn *c, uint32_t msgid, msgpack_sbuffer *result)
+{
+	send_result_raw(c, msgid, (const uint8_t *)result->data, result->size);
+	msgpack_sbuffer_destroy(result);
+}
+
+void hpd_respond_call(struct hpd_conn *c, uint32_t msgid, int rc, const struct hp_call_result *res,
+		      const struct hp_error *err)
+{
+	if (rc < 0) {
+		send_error_msg(c, msgid, err->code, err->message, strlen(err->message));
+		return;
+	}
+	if (res->status == HP_OK)
+		send_result_raw(c, msgid, res->output, res->output_len);
+	else /* the guest's own error: a UTF-8 message (libhpvmm guarantees it) */
+		send_error_msg(c, msgid, res->status, (const char *)res->output, res->output_len);
+}
+
+/* --- methods ------------------------------------------------------------------------------ */
+
+static void begin_result(msgpack_sbuffer *sb, msgpack_packer *pk)
+{
+	msgpack_sbuffer_init(sb);
+	msgpack_packer_init(pk, sb, msgpack_sbuffer_write);
+}
+
+static void method_ping(struct hpd_conn *c, uint32_t msgid)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	begin_result(&sb, &pk);
+	pack_cstr(&pk, "pong");
+	send_result(c, msgid, &sb);
+}
+
+static void pack_pool(msgpack_packer *pk, const struct hpd_module *m)
+{
+	struct hp_pool_stats st = { 0 };
+	struct hp_error err;
+	hp_pool_stats(m->pool, &st, &err);
+	msgpack_pack_map(pk, 4);
+	pack_cstr(pk, "idle");
+	msgpack_pack_uint32(pk, st.idle);
+	pack_cstr(pk, "busy");
+	msgpack_pack_uint32(pk, st.busy);
+	pack_cstr(pk, "min");
+	msgpack_pack_uint32(pk, m->cfg->pool_min);
+	pack_cstr(pk, "max");
+	msgpack_pack_uint32(pk, m->cfg->pool_max);
+}
+
+static void method_modules(struct hpd_conn *c, uint32_t msgid)
+{
+	struct hpd *hd = c->hd;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	begin_result(&sb, &pk);
+	msgpack_pack_array(&pk, hd->nmodules);
+	for (unsigned i = 0; i < hd->nmodules; i++) {
+		const struct hpd_module *m = &hd->modules[i];
+		struct hp_module_info info;
+		hp_module_info(m->mod, &info);
+		msgpack_pack_map(&pk, 7);
+		pack_cstr(&pk, "name");
+		pack_cstr(&pk, m->name);
+		pack_cstr(&pk, "path");
+		pack_cstr(&pk, m->cfg->path);
+		pack_cstr(&pk, "functions");
+		msgpack_pack_array(&pk, m->nfunctions);
+		for (unsigned f = 0; f < m->nfunctions; f++)
+			pack_cstr(&pk, m->functions[f]);
+		pack_cstr(&pk, "pool");
+		pack_pool(&pk, m);
+		pack_cstr(&pk, "input_size");
+		msgpack_pack_uint64(&pk, info.input_size);
+		pack_cstr(&pk, "output_size");
+		msgpack_pack_uint64(&pk, info.output_size);
+		pack_cstr(&pk, "timeout_ms");
+		msgpack_pack_uint64(&pk, info.timeout_ms);
+	}
+	send_result(c, msgid, &sb);
+}
+
+/* Resident set size of the daemon, from /proc/self/statm. */
+static uint64_t rss_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "re");
+	unsigned long long size, rss = 0;
+	if (f) {
+		if (fscanf(f, "%llu %llu", &size, &rss) != 2)
+			rss = 0;
+		fclose(f);
+	}
+	return rss * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static void pack_module_stats(msgpack_packer *pk, struct hpd *hd, struct hpd_module *m)
+{
+	struct hp_pool_stats st = { 0 };
+	struct hp_error err;
+	hp_pool_stats(m->pool, &st, &err);
+	pthread_mutex_lock(&hd->lock);
+	unsigned waiting = m->waiting.n;
+	pthread_mutex_unlock(&hd->lock);
+	pthread_mutex_lock(&m->stats_lock);
+	unsigned codes = 0;
+	for (unsigned s = 1; s < HPD_STATUS_SLOTS; s++)
+		codes += m->by_status[s] != 0;
+	msgpack_pack_map(pk, 6);
+	pack_cstr(pk, "calls");
+	msgpack_pack_uint64(pk, m->calls);
+	pack_cstr(pk, "errors");
+	msgpack_pack_map(pk, codes);
+	for (unsigned s = 1; s < HPD_STATUS_SLOTS; s++)
+		if (m->by_status[s]) {
+			pack_cstr(pk, hp_status_name((int)s));
+			msgpack_pack_uint64(pk, m->by_status[s]);
+		}
+	pack_cstr(pk, "latency_us");
+	msgpack_pack_map(pk, 2);
+	pack_cstr(pk, "p50");
+	msgpack_pack_double(pk, hpd_module_percentile(m, 0.50));
+	pack_cstr(pk, "p99");
+	msgpack_pack_double(pk, hpd_module_percentile(m, 0.99));
+	pthread_mutex_unlock(&m->stats_lock);
+	pack_cstr(pk, "vms");
+	msgpack_pack_map(pk, 5);
+	pack_cstr(pk, "idle");
+	msgpack_pack_uint32(pk, st.idle);
+	pack_cstr(pk, "busy");
+	msgpack_pack_uint32(pk, st.busy);
+	pack_cstr(pk, "created");
+	msgpack_pack_uint64(pk, st.created);
+	pack_cstr(pk, "destroyed");
+	msgpack_pack_uint64(pk, st.destroyed);
+	pack_cstr(pk, "restore_failures");
+	msgpack_pack_uint64(pk, st.restore_failures);
+	pack_cstr(pk, "queue_depth");
+	msgpack_pack_uint32(pk, waiting);
+	pack_cstr(pk, "memory");
+	msgpack_pack_map(pk, 2);
+	pack_cstr(pk, "snapshot_bytes");
+	msgpack_pack_uint64(pk, st.snapshot_bytes);
+	pack_cstr(pk, "idle_private_bytes");
+	msgpack_pack_uint64(pk, st.idle_private_bytes);
+}
+
+static void method_stats(struct hpd_conn *c, uint32_t msgid)
+{
+	struct hpd *hd = c->hd;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	begin_result(&sb, &pk);
+	msgpack_pack_map(&pk, 2);
+	pack_cstr(&pk, "daemon");
+	msgpack_pack_map(&pk, 7);
+	pack_cstr(&pk, "version");
+	pack_cstr(&pk, VERSION_STRING);
+	pack_cstr(&pk, "uptime_s");
+	msgpack_pack_double(&pk, (double)(hpd_now_ns() - hd->start_ns) / 1e9);
+	pack_cstr(&pk, "connections");
+	msgpack_pack_uint32(&pk, hd->nconns);
+	pack_cstr(&pk, "connections_total");
+	msgpack_pack_uint64(&pk, hd->conns_total);
+	pack_cstr(&pk, "calls");
+	msgpack_pack_uint64(&pk, atomic_load(&hd->calls_total));
+	pack_cstr(&pk, "workers");
+	msgpack_pack_uint32(&pk, hd->nthreads);
+	pack_cstr(&pk, "rss_bytes");
+	msgpack_pack_uint64(&pk, rss_bytes());
+	pack_cstr(&pk, "modules");
+	msgpack_pack_map(&pk, hd->nmodules);
+	for (unsigned i = 0; i < hd->nmodules; i++) {
+		pack_cstr(&pk, hd->modules[i].name);
+		pack_module_stats(&pk, hd, &hd->modules[i]);
+	}
+	send_result(c, msgid, &sb);
+}
+
+/* call(module, function, args[, options]): options is a map; `timeout_ms` is the one key. */
+static int parse_call_options(struct hpd_conn *c, uint32_t msgid, struct cursor *cur,
+			      uint64_t *timeout_ms)
+{
+	struct hp_mp_token t;
+	if (!next_token(cur, &t) || t.type != HP_MP_MAP) {
+		hpd_respond_error(c, msgid, HP_E_BAD_REQUEST, "call: options must be a map");
+		return -1;
+	}
+	for (uint32_t i = 0; i < t.len; i++) {
+		const uint8_t *key;
+		uint32_t klen;
+		if (!next_name(cur, &key, &klen)) {
+			hpd_respond_error(c, msgid, HP_E_BAD_REQUEST, "call: option names must be strings");
+			return -1;
+		}
+		if (klen == 10 && !memcmp(key, "timeout_ms", 10)) {
+			if (!next_uint(cur, timeout_ms) || *timeout_ms == 0 || *timeout_ms > HP_MAX_TIMEOUT_MS) {
+				hpd_respond_error(c, msgid, HP_E_BAD_REQUEST,
+						  "call: timeout_ms must be an integer from 1 to %llu",
+						  (unsigned long long)HP_MAX_TIMEOUT_MS);
+				return -1;
+			}
+			continue;
+		}
+		hpd_respond_error(c, msgid, HP_E_BAD_REQUEST, "call: unknown option '%.*s'",
+				  (int)(klen > 64 ? 64 : klen), key);
+		return -1;
+	}
+	return 0;
+}
+
+static void method_call(struct hpd_conn *c, uint32_t msgid, struct cursor *params, uint32_t nparams)
+{
+	struct hpd *hd = c->hd;
+	const uint8_t *mod_name, *fn, *args;
+	uint32_t mod_len, fn_len;
+	size_t args_len;
+	struct hp_mp_token t;
+	uint64_t arrival = hpd_now_ns();
+	if (nparams < 3 || nparams > 4) {
+		hpd_respond_error(c, msgid, HP_E_BAD_REQUEST,
+				  "call takes [module, function, args] or [module, function, args, options], "
+				  "got %u params", nparams);
+		return;
+	}
+	if (!next_name(params, &mod_name, &mod_len) || !next_name(params, &fn, &fn_len)) {
+		hpd_respond_error(c, msgid, HP_E_BAD_REQUEST, "call: module and function must be strings");
+		return;
+	}
+	struct cursor peek = *params;
+	if (!next_token(&peek, &t) || t.type != HP_MP_ARRAY || !next_object(params, &args, &args_len)) {
+		hpd_respond_error(c, msgid, HP_E_BAD_REQUEST, "call: args must be an array");
+		return;
+	}
+	uint64_t timeout_ms = 0;
+	if (nparams == 4 && parse_call_options(c, msgid, params, &timeout_ms))
+		return;
+	struct hpd_module *m = hpd_module_find(hd, mod_name, mod_len);
+	if (!m) {
+		hpd_respond_error(c, msgid, HP_E_NO_SUCH_MODULE, "no module named '%.*s'",
+				  (int)(mod_len > 64 ? 64 : mod_len), mod_name);
+		return;
+	}
+	if (!hpd_module_allows(m->cfg, c->uid, c->gids, c->ngids)) {
+		hpd_respond_error(c, msgid, HP_E_PERMISSION_DENIED, "uid %u may not call module '%s'",
+				  (unsigned)c->uid, m->name);
+		return;
+	}
+	if (fn_len == 0 || fn_len >= HP_FUNCTION_NAME_MAX) {
+		hpd_respond_error(c, msgid, HP_E_BAD_REQUEST, "call: a function name is 1 to %u bytes",
+				  HP_FUNCTION_NAME_MAX - 1);
+		return;
+	}
+	if (fn_len + args_len > m->input_size) {
+		hpd_respond_error(c, msgid, HP_E_TOO_LARGE,
+				  "call: %zu bytes of arguments exceed module '%s''s input buffer of %llu bytes",
+				  args_len, m->name, (unsigned long long)(m->input_size - fn_len));
+		return;
+	}
+	struct hpd_job *job = malloc(sizeof(*job) + fn_len + args_len);
+	if (!job) {
+		hpd_respond_error(c, msgid, HP_E_NO_MEMORY, "out of memory");
+		return;
+	}
+	memset(job, 0, sizeof(*job));
+	job->conn = c;
+	job->module = m;
+	job->msgid = msgid;
+	job->arrival_ns = arrival;
+	uint64_t t_ms = timeout_ms ? timeout_ms : (m->cfg->vm.timeout_ms ? m->cfg->vm.timeout_ms
+								       : HP_DEFAULT_TIMEOUT_MS);
+	job->deadline_ns = arrival + t_ms * 1000000ull;
+	job->name_len = fn_len;
+	job->args_len = (uint32_t)args_len;
+	memcpy(job->data, fn, fn_len);
+	memcpy(job->data + fn_len, args, args_len);
+	atomic_fetch_add(&c->refs, 1);
+	struct hp_error err;
+	if (hpd_job_submit(hd, job, &err)) {
+		hpd_respond_error(c, msgid, err.code, "%s", err.message);
+		hpd_conn_unref(c);
+		free(job);
+	}
+}
+
+/* --- the envelope ------------------------------------------------------------------------- */
+
+static bool method_is(const uint8_t *m, uint32_t len, const char *name)
+{
+	return strlen(name) == len && !memcmp(m, name, len);
+}
+
+int hpd_dispatch_frame(struct hpd_conn *c, const uint8_t *frame, size_t len)
+{
+	struct cursor cur = { frame, len };
+	struct hp_mp_token t;
+	uint64_t type, msgid = 0;
+	if (!next_token(&cur, &t) || t.type != HP_MP_ARRAY || (t.len != 3 && t.len != 4) ||
+	    !next_uint(&cur, &type))
+		return -1; /* not an RPC message at all: no msgid to answer */
+	if (type == HP_RPC_RESPONSE && t.len == 4)
+		return 0; /* the daemon sends clients no requests yet: nothing to match */
+	if (type == HP_RPC_NOTIFICATION && t.len == 3)
+		return 0; /* no notification is defined; unknown ones are ignored (spec) */
+	if (type != HP_RPC_REQUEST || t.len != 4)
+		return -1;
+	if (!next_uint(&cur, &msgid) || msgid > UINT32_MAX)
+		return -1; /* a msgid we could not echo */
+	const uint8_t *method;
+	uint32_t mlen;
+	struct hp_mp_token p;
+	if (!next_name(&cur, &method, &mlen) || mlen > HP_RPC_METHOD_MAX) {
+		hpd_respond_error(c, (uint32_t)msgid, HP_E_BAD_REQUEST,
+				  "the method must be a string of at most %u bytes", HP_RPC_METHOD_MAX);
+		return -1;
+	}
+	struct cursor params = cur;
+	if (!next_token(&params, &p) || p.type != HP_MP_ARRAY) {
+		hpd_respond_error(c, (uint32_t)msgid, HP_E_BAD_REQUEST, "params must be an array");
+		return -1;
+	}
+	uint32_t id = (uint32_t)msgid;
+	if (method_is(method, mlen, "call"))
+		method_call(c, id, &params, p.len);
+	else if (method_is(method, mlen, "ping"))
+		method_ping(c, id);
+	else if (method_is(method, mlen, "modules"))
+		method_modules(c, id);
+	else if (method_is(method, mlen, "stats"))
+		method_stats(c, id);
+	else
+		hpd_respond_error(c, id, HP_E_NO_SUCH_METHOD, "no method '%.*s' (methods: call, ping, "
+				  "modules, stats)", (int)mlen, method);
+	return 0;
+}
+
+/* The scanner refused the stream at `reason`: if the bytes start like a request, the msgid
+ * is read from them to answer once before the connection is closed. */
+void hpd_dispatch_bad_stream(struct hpd_conn *c, const uint8_t *buf, size_t len, const char *reason)
+{
+	struct cursor cur = { buf, len };
+	struct hp_mp_token t;
+	uint64_t type, msgid;
+	if (!next_token(&cur, &t) || t.type != HP_MP_ARRAY || t.len != 4 || !next_uint(&cur, &type) ||
+	    type != HP_RPC_REQUEST || !next_uint(&cur, &msgid) || msgid > UINT32_MAX)
+		return;
+	/* the scanner's reasons for a frame over max_frame all name the size limit */
+	bool too_large = strstr(reason, "size limit") != NULL;
+	hpd_respond_error(c, (uint32_t)msgid, too_large ? HP_E_TOO_LARGE : HP_E_BAD_REQUEST,
+			  "the request is not valid MessagePack within the limits (frame limit %llu bytes, "
+			  "nesting %u): %s; closing the connection",
+			  (unsigned long long)c->hd->max_frame, HP_RPC_MAX_DEPTH, reason);
+}

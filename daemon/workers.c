@@ -1,0 +1,327 @@
+/* workers.c - the run queue and the worker threads that run calls.
+ *
+ * A module has at most pool_max calls in the run queue or running (`running`); more wait in
+ * the module's own FIFO up to its `queue` bound, and beyond that the caller is told `busy` at
+ * once. A worker that finishes a call of a module with waiting calls takes the next one
+ * itself, so a busy module's queue drains without a wake-up per call. The response is written
+ * by the worker (conn.c), and only then is the VM restored (hp_pool_put): the restore costs the
+ * caller nothing. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+
+static void list_push(struct hpd_job_list *l, struct hpd_job *j)
+{
+	j->next = NULL;
+	j->prev = l->tail;
+	if (l->tail)
+		l->tail->next = j;
+	else
+		l->head = j;
+	l->tail = j;
+	l->n++;
+}
+
+static void list_remove(struct hpd_job_list *l, struct hpd_job *j)
+{
+	if (j->prev)
+		j->prev->next = j->next;
+	else
+		l->head = j->next;
+	if (j->next)
+		j->next->prev = j->prev;
+	else
+		l->tail = j->prev;
+	j->next = j->prev = NULL;
+	l->n--;
+}
+
+static struct hpd_job *list_pop(struct hpd_job_list *l)
+{
+	struct hpd_job *j = l->head;
+	if (j)
+		list_remove(l, j);
+	return j;
+}
+
+static void conn_link(struct hpd_conn *c, struct hpd_job *j)
+{
+	j->conn_prev = NULL;
+	j->conn_next = c->jobs;
+	if (c->jobs)
+		c->jobs->conn_prev = j;
+	c->jobs = j;
+	c->inflight++;
+}
+
+static void conn_unlink(struct hpd_conn *c, struct hpd_job *j)
+{
+	if (j->conn_prev)
+		j->conn_prev->conn_next = j->conn_next;
+	else
+		c->jobs = j->conn_next;
+	if (j->conn_next)
+		j->conn_next->conn_prev = j->conn_prev;
+	c->inflight--;
+}
+
+/* Under hd->lock: the job leaves the daemon's books (not yet freed). */
+static void job_forget(struct hpd_job *j)
+{
+	conn_unlink(j->conn, j);
+}
+
+static void job_free(struct hpd_job *j)
+{
+	hpd_conn_unref(j->conn);
+	free(j);
+}
+
+/* Under hd->lock: moves the module's next waiting job (if any) into the run queue, in the
+ * place of one that left. */
+static void promote_waiting(struct hpd *hd, struct hpd_module *m)
+{
+	struct hpd_job *next = list_pop(&m->waiting);
+	if (!next) {
+		m->running--;
+		return;
+	}
+	next->state = JOB_QUEUED;
+	list_push(&hd->runq, next);
+}
+
+int hpd_job_submit(struct hpd *hd, struct hpd_job *job, struct hp_error *err)
+{
+	struct hpd_module *m = job->module;
+	pthread_mutex_lock(&hd->lock);
+	if (hd->stopping) {
+		pthread_mutex_unlock(&hd->lock);
+		return hp_fail(err, HP_E_SHUTTING_DOWN, "the daemon is shutting down");
+	}
+	if (job->conn->inflight >= hd->cfg->max_inflight) {
+		pthread_mutex_unlock(&hd->lock);
+		return hp_fail(err, HP_E_BUSY, "this connection has %u calls in flight, the limit",
+			       hd->cfg->max_inflight);
+	}
+	if (m->running < m->cfg->pool_max) {
+		m->running++;
+		job->state = JOB_QUEUED;
+		list_push(&hd->runq, job);
+		pthread_cond_signal(&hd->work);
+	} else if (m->waiting.n < m->cfg->queue) {
+		job->state = JOB_WAITING;
+		list_push(&m->waiting, job);
+	} else {
+		unsigned max = m->cfg->pool_max, q = m->cfg->queue;
+		pthread_mutex_unlock(&hd->lock);
+		return hp_fail(err, HP_E_BUSY, "module '%s' is busy: %u calls running and %u waiting",
+			       m->name, max, q);
+	}
+	conn_link(job->conn, job);
+	pthread_mutex_unlock(&hd->lock);
+	return 0;
+}
+
+/* --- running one job ---------------------------------------------------------------------- */
+
+static void finish(struct hpd *hd, struct hpd_job *j, int rc, const struct hp_call_result *res,
+		   const struct hp_error *err)
+{
+	int status = rc == 0 ? res->status : err->code;
+	hpd_respond_call(j->conn, j->msgid, rc, res, err);
+	hpd_module_count(j->module, status, hpd_now_ns() - j->arrival_ns);
+	atomic_fetch_add(&hd->calls_total, 1);
+}
+
+static void run_job(struct hpd *hd, struct hpd_job *j)
+{
+	struct hpd_module *m = j->module;
+	struct hp_error err = { 0 };
+	struct hp_call_result res = { 0 };
+	uint64_t now = hpd_now_ns();
+	if (now >= j->deadline_ns) {
+		hp_fail(&err, HP_E_TIMEOUT, "the call waited past its deadline of %llu ms in the queue",
+			(unsigned long long)((j->deadline_ns - j->arrival_ns) / 1000000));
+		finish(hd, j, -1, &res, &err);
+		return;
+	}
+	struct hp_vm *vm;
+	if (hp_pool_get(m->pool, &vm, &err)) {
+		finish(hd, j, -1, &res, &err);
+		return;
+	}
+	pthread_mutex_lock(&hd->lock);
+	j->vm = vm;
+	bool cancelled = j->cancelled;
+	pthread_mutex_unlock(&hd->lock);
+	int rc = -1;
+	if (cancelled) {
+		hp_fail(&err, HP_E_CANCELLED, "the client hung up");
+	} else {
+		/* the deadline counts from arrival: queue time included */
+		uint64_t left_ms = (j->deadline_ns - now + 999999) / 1000000;
+		struct hp_call_opts opts = { .timeout_ms = left_ms ? left_ms : 1 };
+		rc = hp_vm_call_opts(vm, (const char *)j->data, j->name_len, j->data + j->name_len,
+				     j->args_len, &opts, &res, &err);
+	}
+	if (!cancelled)
+		finish(hd, j, rc, &res, &err); /* the output stays valid until the restore below */
+	pthread_mutex_lock(&hd->lock);
+	j->vm = NULL;
+	pthread_mutex_unlock(&hd->lock);
+	hp_pool_put(m->pool, vm); /* restore, after the response is on its way */
+}
+
+static void *worker_main(void *arg)
+{
+	struct hpd *hd = arg;
+	pthread_mutex_lock(&hd->lock);
+	for (;;) {
+		struct hpd_job *j = list_pop(&hd->runq);
+		if (!j) {
+			if (hd->stopping)
+				break;
+			pthread_cond_wait(&hd->work, &hd->lock);
+			continue;
+		}
+		j->state = JOB_RUNNING;
+		hd->running++;
+		pthread_mutex_unlock(&hd->lock);
+		run_job(hd, j);
+		pthread_mutex_lock(&hd->lock);
+		hd->running--;
+		promote_waiting(hd, j->module);
+		job_forget(j);
+		pthread_mutex_unlock(&hd->lock);
+		job_free(j);
+		pthread_mutex_lock(&hd->lock);
+	}
+	pthread_mutex_unlock(&hd->lock);
+	return NULL;
+}
+
+int hpd_workers_start(struct hpd *hd, char *err, size_t errlen)
+{
+	unsigned n = hd->cfg->workers;
+	if (n == 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		n = cpus > 0 ? (unsigned)cpus : 1;
+	}
+	hd->threads = calloc(n, sizeof(pthread_t));
+	if (!hd->threads) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	/* Workers take no signals but libhpvmm's own vCPU kick (hp_vcpu_signal, unblocked by
+	 * libhpvmm per thread): the loop thread handles SIGTERM/SIGHUP through libuv. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (unsigned i = 0; i < n; i++) {
+		int rc = pthread_create(&hd->threads[i], NULL, worker_main, hd);
+		if (rc) {
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			snprintf(err, errlen, "starting worker thread %u: %s", i + 1, strerror(rc));
+			hpd_workers_stop(hd);
+			return -1;
+		}
+		hd->nthreads++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return 0;
+}
+
+void hpd_workers_stop(struct hpd *hd)
+{
+	pthread_mutex_lock(&hd->lock);
+	hd->stopping = true;
+	pthread_cond_broadcast(&hd->work);
+	pthread_mutex_unlock(&hd->lock);
+	for (unsigned i = 0; i < hd->nthreads; i++)
+		pthread_join(hd->threads[i], NULL);
+	hd->nthreads = 0;
+	free(hd->threads);
+	hd->threads = NULL;
+}
+
+/* --- cancel and drain (loop thread) ------------------------------------------------------- */
+
+/* Under hd->lock: takes a queued or waiting job off its list. */
+static void unqueue(struct hpd *hd, struct hpd_job *j)
+{
+	struct hpd_module *m = j->module;
+	if (j->state == JOB_WAITING) {
+		list_remove(&m->waiting, j);
+	} else {
+		list_remove(&hd->runq, j);
+		promote_waiting(hd, m);
+	}
+	job_forget(j);
+}
+
+void hpd_jobs_cancel_conn(struct hpd *hd, struct hpd_conn *conn)
+{
+	struct hpd_job *gone = NULL;
+	pthread_mutex_lock(&hd->lock);
+	for (struct hpd_job *j = conn->jobs, *next; j; j = next) {
+		next = j->conn_next;
+		if (j->state == JOB_RUNNING) {
+			j->cancelled = true;
+			if (j->vm)
+				hp_vm_cancel(j->vm);
+			continue;
+		}
+		unqueue(hd, j);
+		j->next = gone;
+		gone = j;
+	}
+	pthread_mutex_unlock(&hd->lock);
+	while (gone) {
+		struct hpd_job *next = gone->next;
+		job_free(gone);
+		gone = next;
+	}
+}
+
+unsigned hpd_jobs_drain(struct hpd *hd)
+{
+	struct hpd_job *gone = NULL;
+	pthread_mutex_lock(&hd->lock);
+	hd->stopping = true; /* no new calls; idle workers exit once the run queue is empty */
+	pthread_cond_broadcast(&hd->work);
+	for (unsigned i = 0; i < hd->nmodules; i++)
+		for (struct hpd_job *j; (j = hd->modules[i].waiting.head);) {
+			unqueue(hd, j);
+			j->next = gone;
+			gone = j;
+		}
+	for (struct hpd_job *j; (j = hd->runq.head);) {
+		unqueue(hd, j);
+		j->next = gone;
+		gone = j;
+	}
+	unsigned running = hd->running;
+	pthread_mutex_unlock(&hd->lock);
+	while (gone) {
+		struct hpd_job *next = gone->next;
+		hpd_respond_error(gone->conn, gone->msgid, HP_E_SHUTTING_DOWN,
+				  "the daemon is shutting down; the call did not run");
+		job_free(gone);
+		gone = next;
+	}
+	return running;
+}
+
+void hpd_jobs_cancel_running(struct hpd *hd)
+{
+	pthread_mutex_lock(&hd->lock);
+	for (struct hpd_conn *c = hd->conns; c; c = c->next)
+		for (struct hpd_job *j = c->jobs; j; j = j->conn_next)
+			if (j->state == JOB_RUNNING && j->vm)
+				hp_vm_cancel(j->vm);
+	pthread_mutex_unlock(&hd->lock);
+}
