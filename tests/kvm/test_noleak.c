@@ -21,8 +21,7 @@
 #include <time.h>
 
 #include "kvmtest.h"
-#define CANARY_SHARED_ONLY
-#include "modules/canary.c"
+#include "modules/canary.h"
 
 #define CANARY_TAG 0xca9a000000000000ull
 #define TAG_MASK 0xffff000000000000ull

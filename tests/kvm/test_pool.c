@@ -8,8 +8,7 @@
 #include <pthread.h>
 
 #include "kvmtest.h"
-#define CANARY_SHARED_ONLY
-#include "modules/canary.c"
+#include "modules/canary.h"
 
 #define CANARY_BASE 0xca9a000000000000ull
 
