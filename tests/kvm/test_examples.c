@@ -192,196 +192,105 @@ static void check_stats(const struct kt_call *c, uint64_t n, double sum, double 
 	}
 }
 
-static void test_math(struct hp_kvm *kvm)
+/* add: int64 sums exactly, overflow an error rather than a wrap, floats and mixed numbers by the
+ * float path, and the module's exact argument messages */
+static const struct kt_case math_add_cases[] = {
+	KT_CASE("add", KT_ARGS(KT_INT(1), KT_INT(2)), KT_IS_I64(3)),
+	KT_CASE("add", KT_ARGS(KT_INT(0), KT_INT(0)), KT_IS_I64(0)),
+	KT_CASE("add", KT_ARGS(KT_INT(-5), KT_INT(3)), KT_IS_I64(-2)),
+	KT_CASE("add", KT_ARGS(KT_INT(-5), KT_INT(-7)), KT_IS_I64(-12)),
+	KT_CASE("add", KT_ARGS(KT_INT(40), KT_INT(-2)), KT_IS_I64(38)),
+	KT_CASE("add", KT_ARGS(KT_INT(INT64_MAX), KT_INT(0)), KT_IS_I64(INT64_MAX)),
+	KT_CASE("add", KT_ARGS(KT_INT(INT64_MIN), KT_INT(0)), KT_IS_I64(INT64_MIN)),
+	KT_CASE("add", KT_ARGS(KT_INT(INT64_MAX), KT_INT(INT64_MIN)), KT_IS_I64(-1)),
+	KT_CASE("add", KT_ARGS(KT_INT(INT64_MAX - 1), KT_INT(1)), KT_IS_I64(INT64_MAX)),
+	KT_CASE("add", KT_ARGS(KT_INT(INT64_MIN + 1), KT_INT(-1)), KT_IS_I64(INT64_MIN)),
+	KT_CASE("add", KT_ARGS(KT_INT(4294967295), KT_INT(1)), KT_IS_I64(4294967296)),
+	KT_CASE("add", KT_ARGS(KT_INT(-2147483648), KT_INT(-1)), KT_IS_I64(-2147483649)),
+	/* int64 overflow both ways is an error, not a wrap */
+	KT_CASE2("add", KT_ARGS(KT_INT(INT64_MAX), KT_INT(1)),
+		 KT_GUEST_ERROR("add: integer overflow"),
+		 KT_IS_MSG(0, HP_E_GUEST_ERROR, "add: integer overflow")),
+	KT_CASE("add", KT_ARGS(KT_INT(INT64_MIN), KT_INT(-1)),
+		KT_GUEST_ERROR("add: integer overflow")),
+	/* a uint64 above INT64_MAX is not an int64: the float path */
+	KT_CASE("add", KT_ARGS(KT_UINT(UINT64_MAX), KT_INT(1)),
+		KT_IS_F64((double)UINT64_MAX + 1.0)),
+	/* floats and mixed */
+	KT_CASE("add", KT_ARGS(KT_F64(1.5), KT_F64(2.25)), KT_IS_F64(3.75)),
+	KT_CASE("add", KT_ARGS(KT_F64(0.1), KT_F64(0.2)), KT_IS_F64(0.1 + 0.2)),
+	KT_CASE("add", KT_ARGS(KT_F64(-0.0), KT_F64(-0.0)), KT_IS_F64_BITS(-0.0)),
+	KT_CASE("add", KT_ARGS(KT_F64(INFINITY), KT_F64(-INFINITY)), KT_IS_F64(NAN)),
+	KT_CASE("add", KT_ARGS(KT_INT(1), KT_F64(0.5)), KT_IS_F64(1.5)),
+	KT_CASE("add", KT_ARGS(KT_F32(0.25f), KT_INT(-3)), KT_IS_F64(-2.75)),
+	/* argument errors with the module's exact message */
+	KT_CASE2("add", KT_ARGS(KT_STR("x"), KT_INT(1)),
+		 KT_GUEST_ERROR("add: argument 1 must be a number, got a string"),
+		 KT_IS_MSG(0, HP_E_GUEST_ERROR, "add: argument 1 must be a number, got a string")),
+	KT_CASE("add", KT_ARGS(KT_INT(1), KT_NIL),
+		KT_GUEST_ERROR("add: argument 2 must be a number, got nil")),
+	KT_CASE("add", KT_ARGS(KT_TRUE, KT_INT(1)),
+		KT_GUEST_ERROR("add: argument 1 must be a number, got a boolean")),
+	KT_CASE("add", KT_ARGS(KT_INT(1)), KT_GUEST_ERROR("add: expected 2 arguments, got 1")),
+	KT_CASE("add", KT_NOARGS, KT_GUEST_ERROR("add: expected 2 arguments, got 0")),
+	KT_CASE("add", KT_ARGS(KT_INT(0), KT_INT(1), KT_INT(2)),
+		KT_GUEST_ERROR("add: expected 2 arguments, got 3")),
+};
+
+static const struct kt_case math_int_cases[] = {
+	KT_CASE("mul", KT_ARGS(KT_INT(6), KT_INT(7)), KT_IS_I64(42)),
+	KT_CASE("mul", KT_ARGS(KT_INT(-3), KT_INT(5)), KT_IS_I64(-15)),
+	KT_CASE("mul", KT_ARGS(KT_INT(INT64_MAX), KT_INT(2)),
+		KT_GUEST_ERROR("mul: integer overflow")),
+	KT_CASE("mul", KT_ARGS(KT_F64(1.5), KT_F64(2)),
+		KT_GUEST_ERROR("mul: argument 1 must be an integer, got a float")),
+	/* fib: uint64 results up to the largest that fits */
+	KT_CASE("fib", KT_ARGS(KT_INT(0)), KT_IS_U64(0)),
+	KT_CASE("fib", KT_ARGS(KT_INT(1)), KT_IS_U64(1)),
+	KT_CASE("fib", KT_ARGS(KT_INT(2)), KT_IS_U64(1)),
+	KT_CASE("fib", KT_ARGS(KT_INT(10)), KT_IS_U64(55)),
+	KT_CASE("fib", KT_ARGS(KT_INT(50)), KT_IS_U64(12586269025ull)),
+	KT_CASE("fib", KT_ARGS(KT_INT(92)), KT_IS_U64(7540113804746346429ull)),
+	KT_CASE("fib", KT_ARGS(KT_INT(93)), KT_IS_U64(12200160415121876738ull)),
+	KT_CASE("fib", KT_ARGS(KT_INT(94)), KT_GUEST_ERROR("fib: n must be at most 93")),
+	KT_CASE("fib", KT_ARGS(KT_INT(-1)),
+		KT_GUEST_ERROR("fib: argument 1 must be a non-negative integer, got an integer")),
+	KT_CASE("fib_rec", KT_ARGS(KT_INT(20)), KT_IS_U64(6765)),
+	KT_CASE("fib_rec", KT_ARGS(KT_INT(0)), KT_IS_U64(0)),
+	KT_CASE("fib_rec", KT_ARGS(KT_INT(25)), KT_IS_U64(75025)),
+	KT_CASE("fib_rec", KT_ARGS(KT_INT(36)), KT_GUEST_ERROR("fib_rec: n must be at most 35")),
+};
+
+/* float functions: IEEE results (sqrt is correctly rounded everywhere). kt_is_f64 of NaN means
+ * "a float64 NaN", of INFINITY "a float64 +inf". */
+static void math_floats(struct hp_vm *vm)
 {
-	struct hp_module *mod = kt_open_module(kvm, "math", NULL);
-	struct hp_vm *vm = kt_create_vm(mod, NULL);
+	/* not static: sqrt(2.0) is not a constant expression */
+	const struct kt_case math_float_cases[] = {
+		KT_CASE2("sqrt", KT_ARGS(KT_F64(2.0)), KT_IS_F64(sqrt(2.0)),
+			 KT_IS_F64(1.4142135623730951)),
+		KT_CASE("sqrt", KT_ARGS(KT_INT(144)), KT_IS_F64(12.0)),
+		KT_CASE("sqrt", KT_ARGS(KT_INT(-1)), KT_IS_F64(NAN)),
+		KT_CASE("div", KT_ARGS(KT_F64(1), KT_F64(0)), KT_IS_F64(INFINITY)),
+		KT_CASE("div", KT_ARGS(KT_F64(-1), KT_F64(0)), KT_IS_F64(-INFINITY)),
+		KT_CASE("div", KT_ARGS(KT_F64(0), KT_F64(0)), KT_IS_F64(NAN)),
+		KT_CASE("div", KT_ARGS(KT_INT(7), KT_INT(2)), KT_IS_F64(3.5)),
+		KT_CASE("pow", KT_ARGS(KT_F64(2), KT_F64(0.5)), KT_IS_F64(1.4142135623730951)),
+		KT_CASE("pow", KT_ARGS(KT_F64(2), KT_F64(10)), KT_IS_F64(1024.0)),
+		KT_CASE("pow", KT_ARGS(KT_F64(2), KT_F64(-1)), KT_IS_F64(0.5)),
+		KT_CASE("hypot", KT_ARGS(KT_F64(3), KT_F64(4)), KT_IS_F64(5.0)),
+		KT_CASE("hypot", KT_ARGS(KT_F64(INFINITY), KT_F64(NAN)), KT_IS_F64(INFINITY)),
+	};
+	KT_RUN_CASES(vm, math_float_cases);
+}
+
+/* stats([numbers]): a map of n, sum, mean, min and max */
+static void math_stats(struct hp_vm *vm)
+{
 	struct kt_call c;
 	struct kt_args a;
 	msgpack_packer *pk;
 
-	static const char *const names[] = { "add", "div", "fib", "fib_rec", "hypot",
-					     "mul", "pow", "sqrt", "stats" };
-	CHECK_EQ_U64(hp_vm_function_count(vm), 9);
-	for (uint32_t i = 0; i < 9; i++)
-		CHECK_MSG(hp_vm_function_name(vm, i) && strcmp(hp_vm_function_name(vm, i), names[i]) == 0,
-			  "function %u is %s, expected %s", i, hp_vm_function_name(vm, i), names[i]);
-
-	/* add: integers */
-	static const int64_t ints[][3] = {
-		{ 1, 2, 3 }, { 0, 0, 0 }, { -5, 3, -2 }, { -5, -7, -12 }, { 40, -2, 38 },
-		{ INT64_MAX, 0, INT64_MAX }, { INT64_MIN, 0, INT64_MIN }, { INT64_MAX, INT64_MIN, -1 },
-		{ INT64_MAX - 1, 1, INT64_MAX }, { INT64_MIN + 1, -1, INT64_MIN },
-		{ 4294967295, 1, 4294967296 }, { -2147483648, -1, -2147483649 },
-	};
-	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
-		kt_call_ii(vm, "add", ints[i][0], ints[i][1], &c);
-		CHECK_CALL(&c, kt_is_i64(&c, ints[i][2]));
-		kt_call_free(&c);
-	}
-	/* add: int64 overflow both ways is an error, not a wrap */
-	kt_call_ii(vm, "add", INT64_MAX, 1, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "add: integer overflow"));
-	CHECK(c.msg && strcmp(c.msg, "add: integer overflow") == 0);
-	kt_call_free(&c);
-	kt_call_ii(vm, "add", INT64_MIN, -1, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "add: integer overflow"));
-	kt_call_free(&c);
-	/* add: a uint64 above INT64_MAX is not an int64: the float path */
-	pk = kt_args_begin(&a, 2);
-	msgpack_pack_uint64(pk, UINT64_MAX);
-	msgpack_pack_int64(pk, 1);
-	kt_call(vm, "add", &a, &c);
-	CHECK_CALL(&c, kt_is_f64(&c, (double)UINT64_MAX + 1.0));
-	kt_call_free(&c);
-	/* add: floats and mixed */
-	kt_call_ff(vm, "add", 1.5, 2.25, &c);
-	CHECK_CALL(&c, kt_is_f64(&c, 3.75));
-	kt_call_free(&c);
-	kt_call_ff(vm, "add", 0.1, 0.2, &c);
-	CHECK_CALL(&c, kt_is_f64(&c, 0.1 + 0.2));
-	kt_call_free(&c);
-	kt_call_ff(vm, "add", -0.0, -0.0, &c);
-	CHECK_CALL(&c, kt_is_f64_bits(&c, -0.0));
-	kt_call_free(&c);
-	kt_call_ff(vm, "add", INFINITY, -INFINITY, &c);
-	CHECK_CALL(&c, kt_ok(&c) && c.obj.type == MSGPACK_OBJECT_FLOAT64 && isnan(c.obj.via.f64));
-	kt_call_free(&c);
-	pk = kt_args_begin(&a, 2);
-	msgpack_pack_int64(pk, 1);
-	msgpack_pack_double(pk, 0.5);
-	kt_call(vm, "add", &a, &c);
-	CHECK_CALL(&c, kt_is_f64(&c, 1.5));
-	kt_call_free(&c);
-	pk = kt_args_begin(&a, 2);
-	msgpack_pack_float(pk, 0.25f);
-	msgpack_pack_int64(pk, -3);
-	kt_call(vm, "add", &a, &c);
-	CHECK_CALL(&c, kt_is_f64(&c, -2.75));
-	kt_call_free(&c);
-	/* add: argument errors with the module's exact message */
-	pk = kt_args_begin(&a, 2);
-	kt_pack_cstr(pk, "x");
-	msgpack_pack_int64(pk, 1);
-	kt_call(vm, "add", &a, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR,
-				    "add: argument 1 must be a number, got a string"));
-	CHECK(c.msg && strcmp(c.msg, "add: argument 1 must be a number, got a string") == 0);
-	kt_call_free(&c);
-	pk = kt_args_begin(&a, 2);
-	msgpack_pack_int64(pk, 1);
-	msgpack_pack_nil(pk);
-	kt_call(vm, "add", &a, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR,
-				    "add: argument 2 must be a number, got nil"));
-	kt_call_free(&c);
-	pk = kt_args_begin(&a, 2);
-	msgpack_pack_true(pk);
-	msgpack_pack_int64(pk, 1);
-	kt_call(vm, "add", &a, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR,
-				    "add: argument 1 must be a number, got a boolean"));
-	kt_call_free(&c);
-	kt_call_i(vm, "add", 1, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "add: expected 2 arguments, got 1"));
-	kt_call_free(&c);
-	kt_call0(vm, "add", &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "add: expected 2 arguments, got 0"));
-	kt_call_free(&c);
-	pk = kt_args_begin(&a, 3);
-	for (int i = 0; i < 3; i++)
-		msgpack_pack_int64(pk, i);
-	kt_call(vm, "add", &a, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "add: expected 2 arguments, got 3"));
-	kt_call_free(&c);
-
-	/* mul */
-	kt_call_ii(vm, "mul", 6, 7, &c);
-	CHECK_CALL(&c, kt_is_i64(&c, 42));
-	kt_call_free(&c);
-	kt_call_ii(vm, "mul", -3, 5, &c);
-	CHECK_CALL(&c, kt_is_i64(&c, -15));
-	kt_call_free(&c);
-	kt_call_ii(vm, "mul", INT64_MAX, 2, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "mul: integer overflow"));
-	kt_call_free(&c);
-	kt_call_ff(vm, "mul", 1.5, 2, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR,
-				    "mul: argument 1 must be an integer, got a float"));
-	kt_call_free(&c);
-
-	/* fib: uint64 results up to the largest that fits */
-	static const uint64_t fibs[][2] = { { 0, 0 }, { 1, 1 }, { 2, 1 }, { 10, 55 },
-					    { 50, 12586269025ull }, { 92, 7540113804746346429ull },
-					    { 93, 12200160415121876738ull } };
-	for (size_t i = 0; i < sizeof(fibs) / sizeof(fibs[0]); i++) {
-		kt_call_i(vm, "fib", (int64_t)fibs[i][0], &c);
-		CHECK_CALL(&c, kt_is_u64(&c, fibs[i][1]));
-		kt_call_free(&c);
-	}
-	kt_call_i(vm, "fib", 94, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "fib: n must be at most 93"));
-	kt_call_free(&c);
-	kt_call_i(vm, "fib", -1, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR,
-				    "fib: argument 1 must be a non-negative integer, got an integer"));
-	kt_call_free(&c);
-	kt_call_i(vm, "fib_rec", 20, &c);
-	CHECK_CALL(&c, kt_is_u64(&c, 6765));
-	kt_call_free(&c);
-	kt_call_i(vm, "fib_rec", 0, &c);
-	CHECK_CALL(&c, kt_is_u64(&c, 0));
-	kt_call_free(&c);
-	kt_call_i(vm, "fib_rec", 25, &c);
-	CHECK_CALL(&c, kt_is_u64(&c, 75025));
-	kt_call_free(&c);
-	kt_call_i(vm, "fib_rec", 36, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "fib_rec: n must be at most 35"));
-	kt_call_free(&c);
-
-	/* float functions: IEEE results (sqrt is correctly rounded everywhere) */
-	struct kt_args one;
-	msgpack_pack_double(kt_args_begin(&one, 1), 2.0);
-	kt_call(vm, "sqrt", &one, &c);
-	CHECK_CALL(&c, kt_is_f64(&c, sqrt(2.0)));
-	CHECK_CALL(&c, kt_is_f64(&c, 1.4142135623730951));
-	kt_call_free(&c);
-	kt_call_i(vm, "sqrt", 144, &c);
-	CHECK_CALL(&c, kt_is_f64(&c, 12.0));
-	kt_call_free(&c);
-	kt_call_i(vm, "sqrt", -1, &c);
-	CHECK_CALL(&c, kt_ok(&c) && c.obj.type == MSGPACK_OBJECT_FLOAT64 && isnan(c.obj.via.f64));
-	kt_call_free(&c);
-	kt_call_ff(vm, "div", 1, 0, &c);
-	CHECK_CALL(&c, kt_ok(&c) && c.obj.type == MSGPACK_OBJECT_FLOAT64 &&
-			       isinf(c.obj.via.f64) && c.obj.via.f64 > 0);
-	kt_call_free(&c);
-	kt_call_ff(vm, "div", -1, 0, &c);
-	CHECK_CALL(&c, kt_is_f64(&c, -INFINITY));
-	kt_call_free(&c);
-	kt_call_ff(vm, "div", 0, 0, &c);
-	CHECK_CALL(&c, kt_ok(&c) && c.obj.type == MSGPACK_OBJECT_FLOAT64 && isnan(c.obj.via.f64));
-	kt_call_free(&c);
-	kt_call_ii(vm, "div", 7, 2, &c);
-	CHECK_CALL(&c, kt_is_f64(&c, 3.5));
-	kt_call_free(&c);
-	kt_call_ff(vm, "pow", 2, 0.5, &c);
-	CHECK_CALL(&c, kt_is_f64(&c, 1.4142135623730951));
-	kt_call_free(&c);
-	kt_call_ff(vm, "pow", 2, 10, &c);
-	CHECK_CALL(&c, kt_is_f64(&c, 1024.0));
-	kt_call_free(&c);
-	kt_call_ff(vm, "pow", 2, -1, &c);
-	CHECK_CALL(&c, kt_is_f64(&c, 0.5));
-	kt_call_free(&c);
-	kt_call_ff(vm, "hypot", 3, 4, &c);
-	CHECK_CALL(&c, kt_is_f64(&c, 5.0));
-	kt_call_free(&c);
-	kt_call_ff(vm, "hypot", INFINITY, NAN, &c);
-	CHECK_CALL(&c, kt_is_f64(&c, INFINITY));
-	kt_call_free(&c);
-
-	/* stats */
 	pk = kt_args_begin(&a, 1);
 	msgpack_pack_array(pk, 4);
 	for (int i = 1; i <= 4; i++)
@@ -402,17 +311,31 @@ static void test_math(struct hp_kvm *kvm)
 	kt_call(vm, "stats", &a, &c);
 	check_stats(&c, 0, 0, NAN, INFINITY, -INFINITY);
 	kt_call_free(&c);
-	pk = kt_args_begin(&a, 1);
-	msgpack_pack_array(pk, 2);
-	msgpack_pack_int64(pk, 1);
-	kt_pack_cstr(pk, "x");
-	kt_call(vm, "stats", &a, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "stats: element 2 is not a number"));
-	kt_call_free(&c);
-	kt_call_i(vm, "stats", 1, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR,
-				    "stats: argument 1 must be an array, got an integer"));
-	kt_call_free(&c);
+	static const struct kt_case math_stats_errors[] = {
+		KT_CASE("stats", KT_ARGS(KT_RAW("\x92\x01\xa1x", 4) /* [1, "x"] */),
+			KT_GUEST_ERROR("stats: element 2 is not a number")),
+		KT_CASE("stats", KT_ARGS(KT_INT(1)),
+			KT_GUEST_ERROR("stats: argument 1 must be an array, got an integer")),
+	};
+	KT_RUN_CASES(vm, math_stats_errors);
+}
+
+static void test_math(struct hp_kvm *kvm)
+{
+	struct hp_module *mod = kt_open_module(kvm, "math", NULL);
+	struct hp_vm *vm = kt_create_vm(mod, NULL);
+
+	static const char *const names[] = { "add", "div", "fib", "fib_rec", "hypot",
+					     "mul", "pow", "sqrt", "stats" };
+	CHECK_EQ_U64(hp_vm_function_count(vm), 9);
+	for (uint32_t i = 0; i < 9; i++)
+		CHECK_MSG(hp_vm_function_name(vm, i) && strcmp(hp_vm_function_name(vm, i), names[i]) == 0,
+			  "function %u is %s, expected %s", i, hp_vm_function_name(vm, i), names[i]);
+
+	KT_RUN_CASES(vm, math_add_cases);
+	KT_RUN_CASES(vm, math_int_cases);
+	math_floats(vm);
+	math_stats(vm);
 
 	hp_vm_destroy(vm);
 	hp_module_close(mod);
