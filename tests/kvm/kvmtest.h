@@ -453,7 +453,7 @@ struct kt_arg {
 	int64_t i;
 	uint64_t u;
 	double f;
-	const char *p;
+	const void *p; /* STR: a NUL-terminated string; BIN, RAW: len bytes */
 	size_t len;
 };
 
@@ -559,7 +559,7 @@ static inline void kt_print_arg(FILE *f, const struct kt_arg *x)
 		fprintf(f, "%.9gf", (double)(float)x->f);
 		break;
 	case KT_ARG_STR:
-		fprintf(f, "\"%.60s\"%s", x->p, strlen(x->p) > 60 ? "..." : "");
+		fprintf(f, "\"%.60s\"%s", (const char *)x->p, strlen(x->p) > 60 ? "..." : "");
 		break;
 	case KT_ARG_BIN:
 		fprintf(f, "bin(%zu bytes)", x->len);
@@ -567,7 +567,7 @@ static inline void kt_print_arg(FILE *f, const struct kt_arg *x)
 	case KT_ARG_RAW:
 		fputs("msgpack(", f);
 		for (size_t i = 0; i < x->len && i < 16; i++)
-			fprintf(f, "%s%02x", i ? " " : "", (uint8_t)x->p[i]);
+			fprintf(f, "%s%02x", i ? " " : "", ((const uint8_t *)x->p)[i]);
 		fputs(x->len > 16 ? " ...)" : ")", f);
 		break;
 	}
@@ -591,7 +591,7 @@ struct kt_want {
 	int64_t i;
 	uint64_t u;
 	double f;
-	const char *p;
+	const void *p; /* STR: a NUL-terminated string; BIN: len bytes; STATUS, MSG: the message */
 	size_t len;
 	int rc, status;
 };
@@ -654,7 +654,7 @@ static inline void kt_print_want(FILE *f, const struct kt_want *w)
 		fprintf(f, "float64 %a, bit for bit", w->f);
 		break;
 	case KT_WANT_STR:
-		fprintf(f, "\"%.200s\"", w->p);
+		fprintf(f, "\"%.200s\"", (const char *)w->p);
 		break;
 	case KT_WANT_BIN:
 		fprintf(f, "bin of %zu bytes", w->len);
@@ -662,7 +662,7 @@ static inline void kt_print_want(FILE *f, const struct kt_want *w)
 	case KT_WANT_STATUS:
 	case KT_WANT_MSG:
 		fprintf(f, "rc %d status %s: %s \"%.300s\"", w->rc, hp_status_name(w->status),
-			w->kind == KT_WANT_MSG ? "exactly" : "containing", w->p);
+			w->kind == KT_WANT_MSG ? "exactly" : "containing", (const char *)w->p);
 		break;
 	}
 }
