@@ -345,9 +345,9 @@ static void test_math(struct hp_kvm *kvm)
 
 /* Packs one value with `pack`, echoes it, and checks the result is the same bytes and an equal
  * object. */
-typedef void (*pack_fn)(msgpack_packer *pk, void *ctx);
+typedef void (*pack_fn)(msgpack_packer *pk, const void *ctx);
 
-static void echo_roundtrip(struct hp_vm *vm, const char *what, pack_fn pack, void *ctx,
+static void echo_roundtrip(struct hp_vm *vm, const char *what, pack_fn pack, const void *ctx,
 			   const char *type)
 {
 	msgpack_sbuffer val;
@@ -371,28 +371,12 @@ static void echo_roundtrip(struct hp_vm *vm, const char *what, pack_fn pack, voi
 	msgpack_sbuffer_destroy(&val);
 }
 
-static void p_nil(msgpack_packer *pk, void *ctx) { (void)ctx; msgpack_pack_nil(pk); }
-static void p_true(msgpack_packer *pk, void *ctx) { (void)ctx; msgpack_pack_true(pk); }
-static void p_false(msgpack_packer *pk, void *ctx) { (void)ctx; msgpack_pack_false(pk); }
-static void p_i64(msgpack_packer *pk, void *ctx) { msgpack_pack_int64(pk, *(int64_t *)ctx); }
-static void p_u64(msgpack_packer *pk, void *ctx) { msgpack_pack_uint64(pk, *(uint64_t *)ctx); }
-static void p_f64(msgpack_packer *pk, void *ctx) { msgpack_pack_double(pk, *(double *)ctx); }
-static void p_f32(msgpack_packer *pk, void *ctx) { msgpack_pack_float(pk, *(float *)ctx); }
-static void p_str(msgpack_packer *pk, void *ctx) { kt_pack_cstr(pk, ctx); }
+/* ctx is a struct kt_arg */
+static void p_arg(msgpack_packer *pk, const void *ctx) { kt_pack_arg(pk, ctx); }
 
-struct blob {
-	const uint8_t *p;
-	size_t n;
-};
-static void p_bin(msgpack_packer *pk, void *ctx)
+static void p_nested(msgpack_packer *pk, const void *ctx)
 {
-	struct blob *b = ctx;
-	msgpack_pack_bin_with_body(pk, b->p, b->n);
-}
-
-static void p_nested(msgpack_packer *pk, void *ctx)
-{
-	int depth = *(int *)ctx;
+	int depth = *(const int *)ctx;
 	for (int i = 0; i < depth; i++) {
 		msgpack_pack_array(pk, 2);
 		msgpack_pack_int64(pk, i);
@@ -400,7 +384,7 @@ static void p_nested(msgpack_packer *pk, void *ctx)
 	kt_pack_cstr(pk, "bottom");
 }
 
-static void p_map(msgpack_packer *pk, void *ctx)
+static void p_map(msgpack_packer *pk, const void *ctx)
 {
 	(void)ctx;
 	msgpack_pack_map(pk, 6);
@@ -421,93 +405,124 @@ static void p_map(msgpack_packer *pk, void *ctx)
 	msgpack_pack_uint64(pk, UINT64_MAX);
 }
 
-static void p_ext(msgpack_packer *pk, void *ctx)
+static void p_ext(msgpack_packer *pk, const void *ctx)
 {
 	(void)ctx;
 	msgpack_pack_ext_with_body(pk, "\x01\x02\x03\x04\x05", 5, 42);
 }
 
-static void p_ext_neg(msgpack_packer *pk, void *ctx)
+static void p_ext_neg(msgpack_packer *pk, const void *ctx)
 {
 	(void)ctx;
 	/* type -1 is the msgpack timestamp: 8 bytes */
 	msgpack_pack_ext_with_body(pk, "\x00\x00\x00\x01\x00\x00\x00\x02", 8, -1);
 }
 
-static void test_echo(struct hp_kvm *kvm)
-{
-	struct hp_module *mod = kt_open_module(kvm, "echo", NULL);
-	struct hp_vm *vm = kt_create_vm(mod, NULL);
-	struct kt_call c;
-	struct kt_args a;
-	msgpack_packer *pk;
+/* One value for echo_roundtrip: packed as `v`, type_of names it `type`. */
+struct echo_value {
+	const char *what;
+	struct kt_arg v;
+	const char *type;
+};
 
-	echo_roundtrip(vm, "nil", p_nil, NULL, "nil");
-	echo_roundtrip(vm, "true", p_true, NULL, "bool");
-	echo_roundtrip(vm, "false", p_false, NULL, "bool");
-	static int64_t ints[] = { 0, 1, 127, 128, 255, 256, 65535, 65536, INT32_MAX, INT64_MAX };
-	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
-		char what[40];
-		snprintf(what, sizeof(what), "%" PRId64, ints[i]);
-		echo_roundtrip(vm, what, p_i64, &ints[i], "uint");
-	}
-	static int64_t negs[] = { -1, -32, -33, -128, -129, -32768, -32769, INT32_MIN, INT64_MIN };
-	for (size_t i = 0; i < sizeof(negs) / sizeof(negs[0]); i++) {
-		char what[40];
-		snprintf(what, sizeof(what), "%" PRId64, negs[i]);
-		echo_roundtrip(vm, what, p_i64, &negs[i], "int");
-	}
-	uint64_t umax = UINT64_MAX;
-	echo_roundtrip(vm, "UINT64_MAX", p_u64, &umax, "uint");
-	double d = 1.5;
-	echo_roundtrip(vm, "1.5", p_f64, &d, "float64");
-	double nz = -0.0;
-	echo_roundtrip(vm, "-0.0", p_f64, &nz, "float64");
-	double inf = -INFINITY;
-	echo_roundtrip(vm, "-inf", p_f64, &inf, "float64");
-	double tiny = DBL_TRUE_MIN;
-	echo_roundtrip(vm, "DBL_TRUE_MIN", p_f64, &tiny, "float64");
+/* Scalars, strings and bytes in each of their encodings. */
+static void echo_values(struct hp_vm *vm)
+{
 	/* A quiet NaN with a payload: the bytes must come back unchanged. */
 	uint64_t nan_bits = 0x7ff8000000000123ull;
 	double nan_payload;
 	memcpy(&nan_payload, &nan_bits, sizeof(nan_payload));
-	echo_roundtrip(vm, "NaN with payload", p_f64, &nan_payload, "float64");
+	char s300[301];
+	memset(s300, 's', 300);
+	s300[300] = '\0';
+	/* not static: the NaN and the long string are made at run time */
+	const struct echo_value values[] = {
+		{ "nil", KT_NIL, "nil" },
+		{ "true", KT_TRUE, "bool" },
+		{ "false", KT_FALSE, "bool" },
+		{ "0", KT_INT(0), "uint" },
+		{ "1", KT_INT(1), "uint" },
+		{ "127", KT_INT(127), "uint" },
+		{ "128", KT_INT(128), "uint" },
+		{ "255", KT_INT(255), "uint" },
+		{ "256", KT_INT(256), "uint" },
+		{ "65535", KT_INT(65535), "uint" },
+		{ "65536", KT_INT(65536), "uint" },
+		{ "INT32_MAX", KT_INT(INT32_MAX), "uint" },
+		{ "INT64_MAX", KT_INT(INT64_MAX), "uint" },
+		{ "-1", KT_INT(-1), "int" },
+		{ "-32", KT_INT(-32), "int" },
+		{ "-33", KT_INT(-33), "int" },
+		{ "-128", KT_INT(-128), "int" },
+		{ "-129", KT_INT(-129), "int" },
+		{ "-32768", KT_INT(-32768), "int" },
+		{ "-32769", KT_INT(-32769), "int" },
+		{ "INT32_MIN", KT_INT(INT32_MIN), "int" },
+		{ "INT64_MIN", KT_INT(INT64_MIN), "int" },
+		{ "UINT64_MAX", KT_UINT(UINT64_MAX), "uint" },
+		{ "1.5", KT_F64(1.5), "float64" },
+		{ "-0.0", KT_F64(-0.0), "float64" },
+		{ "-inf", KT_F64(-INFINITY), "float64" },
+		{ "DBL_TRUE_MIN", KT_F64(DBL_TRUE_MIN), "float64" },
+		{ "NaN with payload", KT_F64(nan_payload), "float64" },
+		{ "0.25f", KT_F32(0.25f), "float32" },
+		{ "empty string", KT_STR(""), "str" },
+		{ "utf-8 string", KT_STR("h\xc3\xa9llo \xf0\x9f\x98\x80"), "str" },
+		{ "300-byte string", KT_STR(s300), "str" },
+		{ "empty bytes", KT_BIN("", 0), "bin" },
+	};
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
+		echo_roundtrip(vm, values[i].what, p_arg, &values[i].v, values[i].type);
+
+	/* the NaN decodes as a NaN, and as that NaN bit for bit */
+	struct kt_args a;
+	struct kt_call c;
 	msgpack_pack_double(kt_args_begin(&a, 1), nan_payload);
 	kt_call(vm, "echo", &a, &c);
 	CHECK_CALL(&c, kt_ok(&c) && c.obj.type == MSGPACK_OBJECT_FLOAT64 && isnan(c.obj.via.f64));
 	CHECK_CALL(&c, kt_is_f64_bits(&c, nan_payload));
 	kt_call_free(&c);
-	float f = 0.25f;
-	echo_roundtrip(vm, "0.25f", p_f32, &f, "float32");
-	echo_roundtrip(vm, "empty string", p_str, "", "str");
-	echo_roundtrip(vm, "utf-8 string", p_str, "h\xc3\xa9llo \xf0\x9f\x98\x80", "str");
-	char s300[301];
-	memset(s300, 's', 300);
-	s300[300] = '\0';
-	echo_roundtrip(vm, "300-byte string", p_str, s300, "str");
-	struct blob empty = { (const uint8_t *)"", 0 };
-	echo_roundtrip(vm, "empty bytes", p_bin, &empty, "bin");
+}
 
-	/* 1 MiB of bytes: every byte compared (kt_output_is compares the whole encoding). */
+/* 1 MiB of bytes: every byte compared (kt_output_is compares the whole encoding). */
+static void echo_big(struct hp_vm *vm)
+{
 	size_t big_n = 1u << 20;
 	uint8_t *big = malloc(big_n);
 	for (size_t i = 0; i < big_n; i++)
 		big[i] = (uint8_t)(i * 131 + (i >> 8) * 7 + 1);
-	struct blob bigb = { big, big_n };
-	echo_roundtrip(vm, "1 MiB bytes", p_bin, &bigb, "bin");
+	struct kt_arg bigb = KT_BIN(big, big_n);
+	echo_roundtrip(vm, "1 MiB bytes", p_arg, &bigb, "bin");
+	struct kt_args a;
+	struct kt_call c;
 	msgpack_pack_bin_with_body(kt_args_begin(&a, 1), big, big_n);
 	kt_call(vm, "echo", &a, &c);
 	CHECK_CALL(&c, kt_is_bin(&c, big, big_n));
 	kt_call_free(&c);
 	free(big);
+}
 
-	int depth = 20;
-	echo_roundtrip(vm, "arrays 20 deep", p_nested, &depth, "array");
-	echo_roundtrip(vm, "map with mixed keys", p_map, NULL, "map");
-	echo_roundtrip(vm, "ext 42", p_ext, NULL, "ext");
-	echo_roundtrip(vm, "ext -1", p_ext_neg, NULL, "ext");
+/* Nested arrays, a map with keys of every type, ext types. */
+static void echo_structured(struct hp_vm *vm)
+{
+	static const int depth = 20;
+	static const struct {
+		const char *what;
+		pack_fn pack;
+		const void *ctx;
+		const char *type;
+	} values[] = {
+		{ "arrays 20 deep", p_nested, &depth, "array" },
+		{ "map with mixed keys", p_map, NULL, "map" },
+		{ "ext 42", p_ext, NULL, "ext" },
+		{ "ext -1", p_ext_neg, NULL, "ext" },
+	};
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
+		echo_roundtrip(vm, values[i].what, values[i].pack, values[i].ctx, values[i].type);
 
 	/* The decoded nested value really is 20 arrays deep. */
+	struct kt_args a;
+	struct kt_call c;
 	p_nested(kt_args_begin(&a, 1), &depth);
 	kt_call(vm, "echo", &a, &c);
 	const msgpack_object *o = kt_ok(&c) ? &c.obj : NULL;
@@ -522,8 +537,15 @@ static void test_echo(struct hp_kvm *kvm)
 	CHECK(o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == 6 &&
 	      memcmp(o->via.str.ptr, "bottom", 6) == 0);
 	kt_call_free(&c);
+}
 
-	/* echo_all: the argument array itself */
+/* echo_all: the argument array itself */
+static void echo_all(struct hp_vm *vm)
+{
+	struct kt_call c;
+	struct kt_args a;
+	msgpack_packer *pk;
+
 	kt_args_begin(&a, 0);
 	kt_call(vm, "echo_all", &a, &c);
 	CHECK_CALL(&c, kt_output_is(&c, "\x90", 1));
@@ -543,14 +565,24 @@ static void test_echo(struct hp_kvm *kvm)
 	CHECK_CALL(&c, kt_ok(&c) && c.obj.type == MSGPACK_OBJECT_ARRAY && c.obj.via.array.size == 5);
 	kt_call_free(&c);
 	msgpack_sbuffer_destroy(&copy);
+}
 
+static void test_echo(struct hp_kvm *kvm)
+{
+	struct hp_module *mod = kt_open_module(kvm, "echo", NULL);
+	struct hp_vm *vm = kt_create_vm(mod, NULL);
+
+	echo_values(vm);
+	echo_big(vm);
+	echo_structured(vm);
+	echo_all(vm);
 	/* argument count errors */
-	kt_call0(vm, "echo", &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "echo: expected 1 argument, got 0"));
-	kt_call_free(&c);
-	kt_call_ii(vm, "type_of", 1, 2, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "type_of: expected 1 argument, got 2"));
-	kt_call_free(&c);
+	static const struct kt_case echo_count_errors[] = {
+		KT_CASE("echo", KT_NOARGS, KT_GUEST_ERROR("echo: expected 1 argument, got 0")),
+		KT_CASE("type_of", KT_ARGS(KT_INT(1), KT_INT(2)),
+			KT_GUEST_ERROR("type_of: expected 1 argument, got 2")),
+	};
+	KT_RUN_CASES(vm, echo_count_errors);
 
 	hp_vm_destroy(vm);
 	hp_module_close(mod);
