@@ -590,12 +590,66 @@ static void test_echo(struct hp_kvm *kvm)
 
 /* --- strings -------------------------------------------------------------------------------- */
 
+/* length: bytes of a string or bin; crc32: the standard check value */
+static const struct kt_case strings_cases[] = {
+	KT_CASE("length", KT_ARGS(KT_STR("h\xc3\xa9llo\xf0\x9f\x98\x80")), KT_IS_U64(10)),
+	KT_CASE("length", KT_ARGS(KT_STR("")), KT_IS_U64(0)),
+	KT_CASE("length", KT_ARGS(KT_BIN("\0\0\0", 3)), KT_IS_U64(3)),
+	KT_CASE("length", KT_ARGS(KT_INT(5)),
+		KT_GUEST_ERROR("length: argument 1 must be a string, got an integer")),
+	KT_CASE("upper", KT_ARGS(KT_INT(5)),
+		KT_GUEST_ERROR("upper: argument 1 must be a string, got an integer")),
+	KT_CASE("crc32", KT_ARGS(KT_STR("123456789")), KT_IS_U64(0xCBF43926u)),
+	KT_CASE("crc32", KT_ARGS(KT_STR("")), KT_IS_U64(0)),
+	KT_CASE("crc32", KT_ARGS(KT_STR("The quick brown fox jumps over the lazy dog")),
+		KT_IS_U64(0x414FA339u)),
+	KT_CASE("crc32", KT_NOARGS, KT_GUEST_ERROR("crc32: expected 1 argument, got 0")),
+};
+
+/* sha256: standard vectors, then sizes around the padding boundary and 1 MiB, all against the
+ * host implementation */
+static void strings_sha256(struct hp_vm *vm)
+{
+	struct kt_call c;
+	struct kt_args a;
+	uint8_t want[32];
+
+	static const struct {
+		struct kt_arg args[KT_MAX_ARGS];
+		const char *digest;
+	} vectors[] = {
+		{ KT_ARGS(KT_STR("abc")), SHA256_ABC },
+		{ KT_ARGS(KT_STR("")), SHA256_EMPTY },
+		{ KT_ARGS(KT_BIN("", 0)), SHA256_EMPTY },
+	};
+	for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
+		hex_to_bytes(vectors[i].digest, want, 32);
+		kt_call_args(vm, "sha256", vectors[i].args, &c);
+		CHECK_CALL(&c, kt_is_bin(&c, want, 32));
+		kt_call_free(&c);
+	}
+
+	size_t big_n = 1u << 20;
+	uint8_t *big = malloc(big_n);
+	for (size_t i = 0; i < big_n; i++)
+		big[i] = (uint8_t)((i * 2654435761u) >> 13);
+	static const size_t sizes[] = { 1, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 1000, 4097,
+					1u << 20 };
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		host_sha256(big, sizes[i], want);
+		msgpack_pack_bin_with_body(kt_args_begin(&a, 1), big, sizes[i]);
+		kt_call(vm, "sha256", &a, &c);
+		CHECK_MSG(kt_is_bin(&c, want, 32), "sha256 of %zu bytes: %s", sizes[i], kt_describe(&c));
+		kt_call_free(&c);
+	}
+	free(big);
+}
+
 static void test_strings(struct hp_kvm *kvm)
 {
 	struct hp_module *mod = kt_open_module(kvm, "strings", NULL);
 	struct hp_vm *vm = kt_create_vm(mod, NULL);
 	struct kt_call c;
-	struct kt_args a;
 
 	static const char *const cases[][4] = {
 		/* input, upper, lower, reverse */
@@ -619,70 +673,8 @@ static void test_strings(struct hp_kvm *kvm)
 			kt_call_free(&c);
 		}
 	}
-	/* length: bytes of a string or bin */
-	kt_call_s(vm, "length", "h\xc3\xa9llo\xf0\x9f\x98\x80", &c);
-	CHECK_CALL(&c, kt_is_u64(&c, 10));
-	kt_call_free(&c);
-	kt_call_s(vm, "length", "", &c);
-	CHECK_CALL(&c, kt_is_u64(&c, 0));
-	kt_call_free(&c);
-	msgpack_pack_bin_with_body(kt_args_begin(&a, 1), "\0\0\0", 3);
-	kt_call(vm, "length", &a, &c);
-	CHECK_CALL(&c, kt_is_u64(&c, 3));
-	kt_call_free(&c);
-	kt_call_i(vm, "length", 5, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR,
-				    "length: argument 1 must be a string, got an integer"));
-	kt_call_free(&c);
-	kt_call_i(vm, "upper", 5, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR,
-				    "upper: argument 1 must be a string, got an integer"));
-	kt_call_free(&c);
-
-	/* crc32 (the standard check value) */
-	kt_call_s(vm, "crc32", "123456789", &c);
-	CHECK_CALL(&c, kt_is_u64(&c, 0xCBF43926u));
-	kt_call_free(&c);
-	kt_call_s(vm, "crc32", "", &c);
-	CHECK_CALL(&c, kt_is_u64(&c, 0));
-	kt_call_free(&c);
-	kt_call_s(vm, "crc32", "The quick brown fox jumps over the lazy dog", &c);
-	CHECK_CALL(&c, kt_is_u64(&c, 0x414FA339u));
-	kt_call_free(&c);
-	kt_call0(vm, "crc32", &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "crc32: expected 1 argument, got 0"));
-	kt_call_free(&c);
-
-	/* sha256: standard vectors, then sizes around the padding boundary and 1 MiB, all
-	 * against the host implementation */
-	uint8_t want[32];
-	hex_to_bytes(SHA256_ABC, want, 32);
-	kt_call_s(vm, "sha256", "abc", &c);
-	CHECK_CALL(&c, kt_is_bin(&c, want, 32));
-	kt_call_free(&c);
-	hex_to_bytes(SHA256_EMPTY, want, 32);
-	kt_call_s(vm, "sha256", "", &c);
-	CHECK_CALL(&c, kt_is_bin(&c, want, 32));
-	kt_call_free(&c);
-	msgpack_pack_bin_with_body(kt_args_begin(&a, 1), "", 0);
-	kt_call(vm, "sha256", &a, &c);
-	CHECK_CALL(&c, kt_is_bin(&c, want, 32));
-	kt_call_free(&c);
-
-	size_t big_n = 1u << 20;
-	uint8_t *big = malloc(big_n);
-	for (size_t i = 0; i < big_n; i++)
-		big[i] = (uint8_t)((i * 2654435761u) >> 13);
-	static const size_t sizes[] = { 1, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 1000, 4097,
-					1u << 20 };
-	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		host_sha256(big, sizes[i], want);
-		msgpack_pack_bin_with_body(kt_args_begin(&a, 1), big, sizes[i]);
-		kt_call(vm, "sha256", &a, &c);
-		CHECK_MSG(kt_is_bin(&c, want, 32), "sha256 of %zu bytes: %s", sizes[i], kt_describe(&c));
-		kt_call_free(&c);
-	}
-	free(big);
+	KT_RUN_CASES(vm, strings_cases);
+	strings_sha256(vm);
 
 	hp_vm_destroy(vm);
 	hp_module_close(mod);
