@@ -700,37 +700,58 @@ static void eval_err(struct hp_vm *vm, const char *expr, const char *msg)
 	kt_call_free(&c);
 }
 
-static void test_calc(struct hp_kvm *kvm)
+/* expressions and their values */
+static const struct {
+	const char *expr;
+	double want;
+} calc_values[] = {
+	{ "1 + 2", 3.0 },
+	{ "2 * (3 + 4) ^ 2 - sqrt(16)", 94.0 },
+	{ "1 / 4", 0.25 },
+	{ "1 / 3", 1.0 / 3.0 },
+	{ "0.1 + 0.2", 0.1 + 0.2 },
+	{ "7 % 3", 1.0 },
+	{ "-2 ^ 2", -4.0 },
+	{ "2 ^ 3 ^ 2", 512.0 },
+	{ "--3", 3.0 },
+	{ "+5 - -5", 10.0 },
+	{ "2e3 + 1.5e-1", 2000.15 },
+	{ ".5 * 4", 2.0 },
+	{ "max(3, 7) + min(1, 2)", 8.0 },
+	{ "abs(-2.5) + floor(1.9) + ceil(1.1)", 5.5 },
+	{ "hypot(5, 12)", 13.0 },
+	{ "pow(2, 10)", 1024.0 },
+	{ "pi", M_PI },
+	{ "e", M_E },
+	{ "ln(1) + exp(0) + sin(0) + cos(0)", 2.0 },
+	{ "1 / 0", INFINITY },
+	{ "  ( ( 42 ) )  ", 42.0 },
+};
+
+/* syntax errors: GUEST_ERROR with "eval: " and the reason (and offset) */
+static const struct {
+	const char *expr;
+	const char *msg;
+} calc_errors[] = {
+	{ "", "unexpected end of expression at offset 0" },
+	{ "1 +", "unexpected end of expression at offset 3" },
+	{ "(1", "expected ')'" },
+	{ "1 2", "unexpected trailing input at offset 2" },
+	{ "1 $ 2", "unexpected trailing input" },
+	{ "$", "unexpected character at offset 0" },
+	{ "foo", "unknown variable" },
+	{ "foo(1)", "unknown function" },
+	{ "sqrt(1, 2)", "wrong number of arguments" },
+	{ "max(1, 2, 3)", "too many arguments" },
+};
+
+/* variables from a map */
+static void calc_variables(struct hp_vm *vm)
 {
-	struct hp_module *mod = kt_open_module(kvm, "calc", NULL);
-	struct hp_vm *vm = kt_create_vm(mod, NULL);
 	struct kt_call c;
 	struct kt_args a;
 	msgpack_packer *pk;
 
-	eval_ok(vm, "1 + 2", 3.0);
-	eval_ok(vm, "2 * (3 + 4) ^ 2 - sqrt(16)", 94.0);
-	eval_ok(vm, "1 / 4", 0.25);
-	eval_ok(vm, "1 / 3", 1.0 / 3.0);
-	eval_ok(vm, "0.1 + 0.2", 0.1 + 0.2);
-	eval_ok(vm, "7 % 3", 1.0);
-	eval_ok(vm, "-2 ^ 2", -4.0);
-	eval_ok(vm, "2 ^ 3 ^ 2", 512.0);
-	eval_ok(vm, "--3", 3.0);
-	eval_ok(vm, "+5 - -5", 10.0);
-	eval_ok(vm, "2e3 + 1.5e-1", 2000.15);
-	eval_ok(vm, ".5 * 4", 2.0);
-	eval_ok(vm, "max(3, 7) + min(1, 2)", 8.0);
-	eval_ok(vm, "abs(-2.5) + floor(1.9) + ceil(1.1)", 5.5);
-	eval_ok(vm, "hypot(5, 12)", 13.0);
-	eval_ok(vm, "pow(2, 10)", 1024.0);
-	eval_ok(vm, "pi", M_PI);
-	eval_ok(vm, "e", M_E);
-	eval_ok(vm, "ln(1) + exp(0) + sin(0) + cos(0)", 2.0);
-	eval_ok(vm, "1 / 0", INFINITY);
-	eval_ok(vm, "  ( ( 42 ) )  ", 42.0);
-
-	/* variables from a map */
 	pk = kt_args_begin(&a, 2);
 	kt_pack_cstr(pk, "x * y + 1");
 	msgpack_pack_map(pk, 2);
@@ -761,18 +782,19 @@ static void test_calc(struct hp_kvm *kvm)
 	kt_call(vm, "eval", &a, &c);
 	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "eval: variable is not a number"));
 	kt_call_free(&c);
+}
 
-	/* syntax errors: GUEST_ERROR with "eval: " and the reason (and offset) */
-	eval_err(vm, "", "unexpected end of expression at offset 0");
-	eval_err(vm, "1 +", "unexpected end of expression at offset 3");
-	eval_err(vm, "(1", "expected ')'");
-	eval_err(vm, "1 2", "unexpected trailing input at offset 2");
-	eval_err(vm, "1 $ 2", "unexpected trailing input");
-	eval_err(vm, "$", "unexpected character at offset 0");
-	eval_err(vm, "foo", "unknown variable");
-	eval_err(vm, "foo(1)", "unknown function");
-	eval_err(vm, "sqrt(1, 2)", "wrong number of arguments");
-	eval_err(vm, "max(1, 2, 3)", "too many arguments");
+static void test_calc(struct hp_kvm *kvm)
+{
+	struct hp_module *mod = kt_open_module(kvm, "calc", NULL);
+	struct hp_vm *vm = kt_create_vm(mod, NULL);
+	struct kt_call c;
+
+	for (size_t i = 0; i < sizeof(calc_values) / sizeof(calc_values[0]); i++)
+		eval_ok(vm, calc_values[i].expr, calc_values[i].want);
+	calc_variables(vm);
+	for (size_t i = 0; i < sizeof(calc_errors) / sizeof(calc_errors[0]); i++)
+		eval_err(vm, calc_errors[i].expr, calc_errors[i].msg);
 	char deep[1000];
 	size_t n = 0;
 	for (int i = 0; i < 300; i++)
