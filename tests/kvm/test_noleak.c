@@ -240,11 +240,36 @@ static void fpu_check_reset_values(const struct fpu_dump *d, const char *what)
 			  "%s: upper ymm halves are not zero at entry", what);
 }
 
-static void capture_snapshot(struct hp_module *mod)
+/* A fresh VM's call of fn, whose result is a bin of len bytes: normalised into dst. */
+static void snap_bin(struct hp_module *mod, void (*fn)(struct hp_vm *, struct kt_call *),
+		     void *dst, size_t len)
+{
+	struct kt_call c;
+	const void *p;
+	struct hp_vm *vm = fresh_call(mod, fn, &c);
+	CHECK_CALL(&c, kt_ok(&c) && get_bin(&c.obj, &p, len));
+	if (kt_ok(&c) && get_bin(&c.obj, &p, len))
+		normalise(dst, p, len, base_canary);
+	kt_call_free(&c);
+	hp_vm_destroy(vm);
+}
+
+/* A fresh VM's call of fn, whose result is an array of n integers: into dst. */
+static void snap_u64s(struct hp_module *mod, void (*fn)(struct hp_vm *, struct kt_call *),
+		      uint32_t n, uint64_t *dst)
+{
+	struct kt_call c;
+	struct hp_vm *vm = fresh_call(mod, fn, &c);
+	CHECK_CALL(&c, arr_u64(&c, n, dst));
+	kt_call_free(&c);
+	hp_vm_destroy(vm);
+}
+
+/* The static, a heap block, fresh heap beyond anything init touched, uninitialised stack. */
+static void snap_memory(struct hp_module *mod)
 {
 	struct kt_call c;
 	struct hp_vm *vm;
-	base_canary = next_canary();
 
 	vm = fresh_call(mod, b_global, &c);
 	CHECK_CALL(&c, kt_is_u64(&c, G_INIT));
@@ -265,67 +290,47 @@ static void capture_snapshot(struct hp_module *mod)
 	/* fresh heap memory beyond what init used is zero (the snapshot's bytes) */
 	CHECK_MSG(memcmp(snap.heap, zero64, 64) == 0, "malloc(64) in a fresh VM is not zeroed");
 
-	vm = fresh_call(mod, b_late, &c);
-	CHECK_CALL(&c, arr_u64(&c, 2 + HEAP_LATE_PROBES, snap.late));
-	kt_call_free(&c);
-	hp_vm_destroy(vm);
+	snap_u64s(mod, b_late, 2 + HEAP_LATE_PROBES, snap.late);
 	for (int i = 1; i < 2 + HEAP_LATE_PROBES; i++)
 		CHECK_MSG(snap.late[i] == 0, "heap_late item %d of a fresh VM is %#" PRIx64, i,
 			  snap.late[i]);
 
-	vm = fresh_call(mod, b_stack, &c);
-	CHECK_CALL(&c, kt_ok(&c) && get_bin(&c.obj, &p, sizeof(snap.stack)));
-	if (kt_ok(&c) && get_bin(&c.obj, &p, sizeof(snap.stack)))
-		normalise(snap.stack, p, sizeof(snap.stack), base_canary);
-	kt_call_free(&c);
-	hp_vm_destroy(vm);
+	snap_bin(mod, b_stack, snap.stack, sizeof(snap.stack));
+}
 
-	vm = fresh_call(mod, b_sse, &c);
-	CHECK_CALL(&c, kt_ok(&c) && get_bin(&c.obj, &p, sizeof(struct fpu_dump)));
-	if (kt_ok(&c) && get_bin(&c.obj, &p, sizeof(struct fpu_dump)))
-		normalise((uint8_t *)&snap.fpu_sse, p, sizeof(struct fpu_dump), base_canary);
-	kt_call_free(&c);
-	hp_vm_destroy(vm);
+/* The x87/SSE/AVX state at a function's entry: the reset values. */
+static void snap_fpu(struct hp_module *mod)
+{
+	snap_bin(mod, b_sse, &snap.fpu_sse, sizeof(struct fpu_dump));
 	have_avx = snap.fpu_sse.have_avx;
 	fpu_check_reset_values(&snap.fpu_sse, "sse, fresh VM");
 	if (have_avx) {
-		vm = fresh_call(mod, b_avx, &c);
-		CHECK_CALL(&c, kt_ok(&c) && get_bin(&c.obj, &p, sizeof(struct fpu_dump)));
-		if (kt_ok(&c) && get_bin(&c.obj, &p, sizeof(struct fpu_dump)))
-			normalise((uint8_t *)&snap.fpu_avx, p, sizeof(struct fpu_dump), base_canary);
-		kt_call_free(&c);
-		hp_vm_destroy(vm);
+		snap_bin(mod, b_avx, &snap.fpu_avx, sizeof(struct fpu_dump));
 		fpu_check_reset_values(&snap.fpu_avx, "avx, fresh VM");
 	}
+}
 
-	vm = fresh_call(mod, b_seg, &c);
-	CHECK_CALL(&c, arr_u64(&c, 8, snap.seg));
-	kt_call_free(&c);
-	hp_vm_destroy(vm);
-	CHECK_MSG(snap.seg[6] == MARKER && snap.seg[7] == MARKER,
-		  "fresh VM: %%fs:/%%gs: reads give %#" PRIx64 "/%#" PRIx64 ", not the marker (bases not 0)",
-		  snap.seg[6], snap.seg[7]);
-
-	vm = fresh_call(mod, b_oom, &c);
-	CHECK_CALL(&c, arr_u64(&c, 2, snap.oom));
-	kt_call_free(&c);
-	hp_vm_destroy(vm);
-	CHECK_MSG(snap.oom[0] >= 8, "oom: a fresh VM got only %" PRIu64 " MiB of a 16 MiB heap",
-		  snap.oom[0]);
-
+/* dirty(0) finds every page of the buffer holding the init pattern. */
+static void snap_dirty(struct hp_module *mod)
+{
+	struct kt_call c;
 	static const unsigned words[3] = DIRTY_WORDS;
 	for (uint64_t pg = 0; pg < DIRTY_PAGES; pg++)
 		for (int i = 0; i < 3; i++)
 			snap.dirty_sum += dirty_init(pg, words[i]);
-	vm = fresh_call(mod, b_dirty, &c);
+	struct hp_vm *vm = fresh_call(mod, b_dirty, &c);
 	uint64_t d[3];
 	CHECK_CALL(&c, arr_u64(&c, 3, d) && d[0] == 0 && d[1] == UINT64_MAX && d[2] == snap.dirty_sum);
 	kt_call_free(&c);
 	hp_vm_destroy(vm);
+}
 
-	/* Which selectors this hypervisor lets module code load: the test only counts a
-	 * selector load as a written canary when the selector reads back as written. */
-	vm = new_vm(mod, HP_RESTORE_DIRTYLOG_MEMCPY);
+/* Which selectors this hypervisor lets module code load: the test only counts a selector load
+ * as a written canary when the selector reads back as written. */
+static void snap_selectors(struct hp_module *mod)
+{
+	struct kt_call c;
+	struct hp_vm *vm = new_vm(mod, HP_RESTORE_DIRTYLOG_MEMCPY);
 	for (size_t k = 0; k < sizeof(sel_candidates) / sizeof(*sel_candidates); k++) {
 		uint64_t s[4] = { sel_candidates[k], sel_candidates[k], sel_candidates[k],
 				  sel_candidates[k] }, r[4] = { 0 };
@@ -342,9 +347,13 @@ static void capture_snapshot(struct hp_module *mod)
 	hp_vm_destroy(vm);
 	CHECK_MSG(snap.nsel_ok >= 2, "fewer than 2 selectors load as written: the selector checks "
 		  "would prove nothing");
+}
 
-	/* wrfsbase: #UD unless CR4.FSGSBASE; either is fine, a leak of the base is not */
-	vm = new_vm(mod, HP_RESTORE_DIRTYLOG_MEMCPY);
+/* wrfsbase: #UD unless CR4.FSGSBASE; either is fine, a leak of the base is not */
+static void snap_bases(struct hp_module *mod)
+{
+	struct kt_call c;
+	struct hp_vm *vm = new_vm(mod, HP_RESTORE_DIRTYLOG_MEMCPY);
 	uint64_t fb = 0x00007ca900001000ull, gb = 0x00007ca900002000ull, rb[2];
 	call_uu(vm, "fsgs_wrbase", fb, gb, &c);
 	if (c.rc < 0) {
@@ -364,6 +373,23 @@ static void capture_snapshot(struct hp_module *mod)
 		kt_call_free(&c);
 		hp_vm_destroy(vm);
 	}
+}
+
+static void capture_snapshot(struct hp_module *mod)
+{
+	base_canary = next_canary();
+	snap_memory(mod);
+	snap_fpu(mod);
+	snap_u64s(mod, b_seg, 8, snap.seg);
+	CHECK_MSG(snap.seg[6] == MARKER && snap.seg[7] == MARKER,
+		  "fresh VM: %%fs:/%%gs: reads give %#" PRIx64 "/%#" PRIx64 ", not the marker (bases not 0)",
+		  snap.seg[6], snap.seg[7]);
+	snap_u64s(mod, b_oom, 2, snap.oom);
+	CHECK_MSG(snap.oom[0] >= 8, "oom: a fresh VM got only %" PRIu64 " MiB of a 16 MiB heap",
+		  snap.oom[0]);
+	snap_dirty(mod);
+	snap_selectors(mod);
+	snap_bases(mod);
 	printf("  snapshot: ds %#" PRIx64 " es %#" PRIx64 " fs %#" PRIx64 " gs %#" PRIx64 " ss %#" PRIx64
 	       " cs %#" PRIx64 ", fs/gs base %#" PRIx64 "/%#" PRIx64 ", avx %d, oom %" PRIu64
 	       " MiB + %" PRIu64 " x 4 KiB, heap block %#" PRIx64 "\n",
