@@ -441,120 +441,178 @@ static void check_fpu(const struct where *w, int op, const struct kt_call *c, ui
 	}
 }
 
-/* Runs one operation with a fresh canary; false if a check failed. */
-static void run_op(struct hp_vm *vm, int op, const struct where *w)
+/* Each operation: one or more calls with the canary, checked against the snapshot. */
+typedef void op_fn(struct hp_vm *vm, int op, const struct where *w, uint64_t canary);
+
+static void op_global(struct hp_vm *vm, int op, const struct where *w, uint64_t canary)
 {
 	struct kt_call c;
-	uint64_t canary = next_canary(), v[8];
+	call_u(vm, "global", canary, &c);
+	EXPECT(kt_is_u64(&c, G_INIT), AT "%s, expected %#llx", AT_ARGS(w, op), kt_describe(&c),
+	       G_INIT);
+	kt_call_free(&c);
+}
+
+static void op_heap(struct hp_vm *vm, int op, const struct where *w, uint64_t canary)
+{
+	struct kt_call c;
+	const void *p;
+	call_u(vm, "heap", canary, &c);
+	EXPECT(kt_ok(&c) && c.obj.type == MSGPACK_OBJECT_ARRAY && c.obj.via.array.size == 2 &&
+		       c.obj.via.array.ptr[0].via.u64 == snap.heap_addr &&
+		       get_bin(&c.obj.via.array.ptr[1], &p, 64) && memcmp(p, snap.heap, 64) == 0,
+	       AT "%s; expected the block at %#" PRIx64 " holding the snapshot's bytes",
+	       AT_ARGS(w, op), kt_describe(&c), snap.heap_addr);
+	kt_call_free(&c);
+}
+
+static void op_heap_late(struct hp_vm *vm, int op, const struct where *w, uint64_t canary)
+{
+	struct kt_call c;
+	uint64_t v[8];
+	call_u(vm, "heap_late", canary, &c);
+	EXPECT(arr_u64(&c, 2 + HEAP_LATE_PROBES, v) && memcmp(v, snap.late, sizeof(snap.late)) == 0,
+	       AT "%s", AT_ARGS(w, op), kt_describe(&c));
+	kt_call_free(&c);
+}
+
+static void op_stack(struct hp_vm *vm, int op, const struct where *w, uint64_t canary)
+{
+	struct kt_call c;
 	const void *p;
 	uint64_t first = 0;
 	size_t at = 0;
-	switch (op) {
-	case OP_GLOBAL:
-		call_u(vm, "global", canary, &c);
-		EXPECT(kt_is_u64(&c, G_INIT), AT "%s, expected %#llx", AT_ARGS(w, op), kt_describe(&c),
-		       G_INIT);
-		break;
-	case OP_HEAP:
-		call_u(vm, "heap", canary, &c);
-		EXPECT(kt_ok(&c) && c.obj.type == MSGPACK_OBJECT_ARRAY && c.obj.via.array.size == 2 &&
-			       c.obj.via.array.ptr[0].via.u64 == snap.heap_addr &&
-			       get_bin(&c.obj.via.array.ptr[1], &p, 64) && memcmp(p, snap.heap, 64) == 0,
-		       AT "%s; expected the block at %#" PRIx64 " holding the snapshot's bytes",
-		       AT_ARGS(w, op), kt_describe(&c), snap.heap_addr);
-		break;
-	case OP_HEAP_LATE:
-		call_u(vm, "heap_late", canary, &c);
-		EXPECT(arr_u64(&c, 2 + HEAP_LATE_PROBES, v) &&
-			       memcmp(v, snap.late, sizeof(snap.late)) == 0,
-		       AT "%s", AT_ARGS(w, op), kt_describe(&c));
-		break;
-	case OP_STACK: {
-		call_u(vm, "stack", canary, &c);
-		uint8_t norm[STACK_WORDS * 8];
-		if (!kt_ok(&c) || !get_bin(&c.obj, &p, sizeof(norm))) {
-			EXPECT(0, AT "%s", AT_ARGS(w, op), kt_describe(&c));
-			break;
-		}
-		unsigned n = foreign_canaries(p, sizeof(norm), canary, &first, &at);
-		EXPECT(n == 0, AT "%u words of earlier canaries in uninitialised stack, first %#" PRIx64
-		       " at byte %zu", AT_ARGS(w, op), n, first, at);
-		normalise(norm, p, sizeof(norm), canary);
-		EXPECT(memcmp(norm, snap.stack, sizeof(norm)) == 0,
-		       AT "uninitialised stack differs from the snapshot's", AT_ARGS(w, op));
-		break;
-	}
-	case OP_SSE:
-	case OP_AVX:
-		if (op == OP_AVX && !have_avx)
-			return;
-		call_u(vm, op == OP_SSE ? "sse" : "avx", canary, &c);
-		check_fpu(w, op, &c, canary);
-		break;
-	case OP_SEL: {
-		if (snap.nsel_ok < 2)
-			return; /* reported by capture_snapshot */
-		/* load selectors that differ from the snapshot's (they read back as written), then
-		 * the next call must see the snapshot's again */
-		uint64_t s[4], r[4];
-		for (int i = 0; i < 4; i++) {
-			unsigned k = (unsigned)((canary >> (8 * i)) % snap.nsel_ok);
-			if (snap.sel_ok[k] == snap.seg[i])
-				k = (k + 1) % snap.nsel_ok;
-			s[i] = snap.sel_ok[k];
-		}
-		call_sel(vm, s, &c);
-		EXPECT(arr_u64(&c, 4, r) && !memcmp(r, s, sizeof(s)),
-		       AT "loading %#" PRIx64 " %#" PRIx64 " %#" PRIx64 " %#" PRIx64 ": %s", AT_ARGS(w, op),
-		       s[0], s[1], s[2], s[3], kt_describe(&c));
+	call_u(vm, "stack", canary, &c);
+	uint8_t norm[STACK_WORDS * 8];
+	if (!kt_ok(&c) || !get_bin(&c.obj, &p, sizeof(norm))) {
+		EXPECT(0, AT "%s", AT_ARGS(w, op), kt_describe(&c));
 		kt_call_free(&c);
-		kt_call0(vm, "fsgs_read", &c);
-		EXPECT(arr_u64(&c, 8, v) && !memcmp(v, snap.seg, sizeof(snap.seg)),
-		       AT "after loading ds %#" PRIx64 " es %#" PRIx64 " fs %#" PRIx64 " gs %#" PRIx64
-		       ", the next call finds [ds es fs gs ss cs %%fs:m %%gs:m] = %s; the snapshot has "
-		       "%#" PRIx64 " %#" PRIx64 " %#" PRIx64 " %#" PRIx64 " %#" PRIx64 " %#" PRIx64,
-		       AT_ARGS(w, op), s[0], s[1], s[2], s[3], kt_describe(&c), snap.seg[0], snap.seg[1],
-		       snap.seg[2], snap.seg[3], snap.seg[4], snap.seg[5]);
-		break;
+		return;
 	}
-	case OP_BASE: {
-		if (!snap.have_base)
-			return;
-		uint64_t fb = canary & 0x00007ffffffff000ull, gb = fb ^ 0x0000100000000000ull, r[2];
-		call_uu(vm, "fsgs_wrbase", fb, gb, &c);
-		EXPECT(arr_u64(&c, 2, r) && r[0] == fb && r[1] == gb, AT "wrfsbase %#" PRIx64 ": %s",
-		       AT_ARGS(w, op), fb, kt_describe(&c));
-		kt_call_free(&c);
-		kt_call0(vm, "fsgs_rdbase", &c);
-		EXPECT(arr_u64(&c, 2, r) && r[0] == snap.base[0] && r[1] == snap.base[1],
-		       AT "after wrfsbase %#" PRIx64 " the next call reads the bases %s", AT_ARGS(w, op),
-		       fb, kt_describe(&c));
-		kt_call_free(&c);
-		kt_call0(vm, "fsgs_read", &c);
-		EXPECT(arr_u64(&c, 8, v) && v[6] == MARKER && v[7] == MARKER,
-		       AT "after wrfsbase, %%fs:/%%gs: reads: %s", AT_ARGS(w, op), kt_describe(&c));
-		break;
-	}
-	case OP_DIRTY1:
-		call_uu(vm, "dirty", 1, canary, &c);
-		EXPECT(arr_u64(&c, 3, v) && v[0] == 0 && v[1] == UINT64_MAX && v[2] == snap.dirty_sum,
-		       AT "%s (expected [0, -1, %" PRIu64 "])", AT_ARGS(w, op), kt_describe(&c),
-		       snap.dirty_sum);
-		break;
-	case OP_FAULT:
-		/* a call that leaves canaries and then faults: the VM still restores */
-		call_u(vm, "scribble_fault", canary, &c);
-		EXPECT(kt_is_status(&c, -1, HP_E_GUEST_FAULT, "general protection"), AT "%s",
-		       AT_ARGS(w, op), kt_describe(&c));
-		break;
-	case OP_OOM:
-		kt_call0(vm, "oom", &c);
-		EXPECT(arr_u64(&c, 2, v) && v[0] == snap.oom[0] && v[1] == snap.oom[1],
-		       AT "%s, expected [%" PRIu64 ", %" PRIu64 "]", AT_ARGS(w, op), kt_describe(&c),
-		       snap.oom[0], snap.oom[1]);
-		break;
-	}
+	unsigned n = foreign_canaries(p, sizeof(norm), canary, &first, &at);
+	EXPECT(n == 0, AT "%u words of earlier canaries in uninitialised stack, first %#" PRIx64
+	       " at byte %zu", AT_ARGS(w, op), n, first, at);
+	normalise(norm, p, sizeof(norm), canary);
+	EXPECT(memcmp(norm, snap.stack, sizeof(norm)) == 0,
+	       AT "uninitialised stack differs from the snapshot's", AT_ARGS(w, op));
 	kt_call_free(&c);
+}
+
+/* OP_SSE and OP_AVX */
+static void op_fpu(struct hp_vm *vm, int op, const struct where *w, uint64_t canary)
+{
+	if (op == OP_AVX && !have_avx)
+		return;
+	struct kt_call c;
+	call_u(vm, op == OP_SSE ? "sse" : "avx", canary, &c);
+	check_fpu(w, op, &c, canary);
+	kt_call_free(&c);
+}
+
+static void op_sel(struct hp_vm *vm, int op, const struct where *w, uint64_t canary)
+{
+	if (snap.nsel_ok < 2)
+		return; /* reported by capture_snapshot */
+	struct kt_call c;
+	uint64_t v[8];
+	/* load selectors that differ from the snapshot's (they read back as written), then the
+	 * next call must see the snapshot's again */
+	uint64_t s[4], r[4];
+	for (int i = 0; i < 4; i++) {
+		unsigned k = (unsigned)((canary >> (8 * i)) % snap.nsel_ok);
+		if (snap.sel_ok[k] == snap.seg[i])
+			k = (k + 1) % snap.nsel_ok;
+		s[i] = snap.sel_ok[k];
+	}
+	call_sel(vm, s, &c);
+	EXPECT(arr_u64(&c, 4, r) && !memcmp(r, s, sizeof(s)),
+	       AT "loading %#" PRIx64 " %#" PRIx64 " %#" PRIx64 " %#" PRIx64 ": %s", AT_ARGS(w, op),
+	       s[0], s[1], s[2], s[3], kt_describe(&c));
+	kt_call_free(&c);
+	kt_call0(vm, "fsgs_read", &c);
+	EXPECT(arr_u64(&c, 8, v) && !memcmp(v, snap.seg, sizeof(snap.seg)),
+	       AT "after loading ds %#" PRIx64 " es %#" PRIx64 " fs %#" PRIx64 " gs %#" PRIx64
+	       ", the next call finds [ds es fs gs ss cs %%fs:m %%gs:m] = %s; the snapshot has "
+	       "%#" PRIx64 " %#" PRIx64 " %#" PRIx64 " %#" PRIx64 " %#" PRIx64 " %#" PRIx64,
+	       AT_ARGS(w, op), s[0], s[1], s[2], s[3], kt_describe(&c), snap.seg[0], snap.seg[1],
+	       snap.seg[2], snap.seg[3], snap.seg[4], snap.seg[5]);
+	kt_call_free(&c);
+}
+
+static void op_base(struct hp_vm *vm, int op, const struct where *w, uint64_t canary)
+{
+	if (!snap.have_base)
+		return;
+	struct kt_call c;
+	uint64_t v[8];
+	uint64_t fb = canary & 0x00007ffffffff000ull, gb = fb ^ 0x0000100000000000ull, r[2];
+	call_uu(vm, "fsgs_wrbase", fb, gb, &c);
+	EXPECT(arr_u64(&c, 2, r) && r[0] == fb && r[1] == gb, AT "wrfsbase %#" PRIx64 ": %s",
+	       AT_ARGS(w, op), fb, kt_describe(&c));
+	kt_call_free(&c);
+	kt_call0(vm, "fsgs_rdbase", &c);
+	EXPECT(arr_u64(&c, 2, r) && r[0] == snap.base[0] && r[1] == snap.base[1],
+	       AT "after wrfsbase %#" PRIx64 " the next call reads the bases %s", AT_ARGS(w, op),
+	       fb, kt_describe(&c));
+	kt_call_free(&c);
+	kt_call0(vm, "fsgs_read", &c);
+	EXPECT(arr_u64(&c, 8, v) && v[6] == MARKER && v[7] == MARKER,
+	       AT "after wrfsbase, %%fs:/%%gs: reads: %s", AT_ARGS(w, op), kt_describe(&c));
+	kt_call_free(&c);
+}
+
+static void op_dirty1(struct hp_vm *vm, int op, const struct where *w, uint64_t canary)
+{
+	struct kt_call c;
+	uint64_t v[8];
+	call_uu(vm, "dirty", 1, canary, &c);
+	EXPECT(arr_u64(&c, 3, v) && v[0] == 0 && v[1] == UINT64_MAX && v[2] == snap.dirty_sum,
+	       AT "%s (expected [0, -1, %" PRIu64 "])", AT_ARGS(w, op), kt_describe(&c),
+	       snap.dirty_sum);
+	kt_call_free(&c);
+}
+
+/* a call that leaves canaries and then faults: the VM still restores */
+static void op_fault(struct hp_vm *vm, int op, const struct where *w, uint64_t canary)
+{
+	struct kt_call c;
+	call_u(vm, "scribble_fault", canary, &c);
+	EXPECT(kt_is_status(&c, -1, HP_E_GUEST_FAULT, "general protection"), AT "%s",
+	       AT_ARGS(w, op), kt_describe(&c));
+	kt_call_free(&c);
+}
+
+static void op_oom(struct hp_vm *vm, int op, const struct where *w, uint64_t canary)
+{
+	(void)canary;
+	struct kt_call c;
+	uint64_t v[8];
+	kt_call0(vm, "oom", &c);
+	EXPECT(arr_u64(&c, 2, v) && v[0] == snap.oom[0] && v[1] == snap.oom[1],
+	       AT "%s, expected [%" PRIu64 ", %" PRIu64 "]", AT_ARGS(w, op), kt_describe(&c),
+	       snap.oom[0], snap.oom[1]);
+	kt_call_free(&c);
+}
+
+static op_fn *const op_run[] = {
+	[OP_GLOBAL] = op_global,
+	[OP_HEAP] = op_heap,
+	[OP_STACK] = op_stack,
+	[OP_SSE] = op_fpu,
+	[OP_AVX] = op_fpu,
+	[OP_SEL] = op_sel,
+	[OP_BASE] = op_base,
+	[OP_DIRTY1] = op_dirty1,
+	[OP_FAULT] = op_fault,
+	[OP_HEAP_LATE] = op_heap_late,
+	[OP_OOM] = op_oom,
+};
+
+/* Runs one operation with a fresh canary: one per run, also for an operation that does not
+ * apply here (avx without AVX, selectors or bases that cannot be loaded) and returns at once. */
+static void run_op(struct hp_vm *vm, int op, const struct where *w)
+{
+	op_run[op](vm, op, w, next_canary());
 }
 
 static uint64_t rng_state = 0x853c49e6748fea9bull;
