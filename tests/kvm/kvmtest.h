@@ -520,7 +520,8 @@ static inline uint32_t kt_nargs(const struct kt_arg *args)
 	return n;
 }
 
-/* Calls name with the arguments of a list of KT_MAX_ARGS. */
+/* Calls name with the arguments in args: an array of KT_MAX_ARGS (a row's KT_ARGS), used up to
+ * its first KT_ARG_END. */
 static inline void kt_call_args(struct hp_vm *vm, const char *name, const struct kt_arg *args,
 				struct kt_call *c)
 {
