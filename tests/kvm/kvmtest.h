@@ -1,6 +1,7 @@
 /* kvmtest.h - shared helpers of the kvm test programs: module paths from the command line,
- * the /dev/kvm skip rule, msgpack argument building, calls with decoded results, and a log
- * collector for guest output. Everything is static inline: each test is one .c file. */
+ * the /dev/kvm skip rule, msgpack argument building, calls with decoded results, a log
+ * collector for guest output, and tables of calls with their expected outcomes (KT_RUN_CASES).
+ * Everything is static inline: each test is one .c file. */
 #ifndef HP_KVMTEST_H
 #define HP_KVMTEST_H
 
@@ -415,6 +416,311 @@ static inline const char *kt_describe(const struct kt_call *c)
 
 /* CHECK that a call's outcome satisfies `pred`, printing the outcome otherwise. */
 #define CHECK_CALL(c, pred) CHECK_MSG(pred, "%s", kt_describe(c))
+
+/* --- table-driven calls ------------------------------------------------------------------- */
+
+/* A test that makes many calls of one shape lists them as rows of a table and runs them with
+ * KT_RUN_CASES: each row is a function name, its arguments and the expected outcome, e.g.
+ *
+ *	static const struct kt_case add_cases[] = {
+ *		KT_CASE("add", KT_ARGS(KT_INT(1), KT_INT(2)), KT_IS_I64(3)),
+ *		KT_CASE("add", KT_ARGS(KT_STR("x"), KT_INT(1)),
+ *			KT_GUEST_ERROR("add: argument 1 must be a number, got a string")),
+ *		KT_CASE("add", KT_NOARGS, KT_GUEST_ERROR("add: expected 2 arguments, got 0")),
+ *	};
+ *	KT_RUN_CASES(vm, add_cases);
+ *
+ * Every row is one call and one CHECK (two with KT_CASE2); a failure names the row and the
+ * KT_RUN_CASES line, the call with its arguments, what came back and what was expected. */
+
+/* One argument. The kinds say how it is packed; KT_ARG_END (0) ends an argument list. */
+enum kt_arg_kind {
+	KT_ARG_END,
+	KT_ARG_NIL,
+	KT_ARG_TRUE,
+	KT_ARG_FALSE,
+	KT_ARG_INT,  /* i, msgpack_pack_int64 (the smallest encoding of the value) */
+	KT_ARG_UINT, /* u, msgpack_pack_uint64 */
+	KT_ARG_F64,  /* f, msgpack_pack_double */
+	KT_ARG_F32,  /* f, msgpack_pack_float((float)f) */
+	KT_ARG_STR,  /* p, NUL-terminated: msgpack_pack_str_with_body(p, strlen(p)) */
+	KT_ARG_BIN,  /* p, len: msgpack_pack_bin_with_body */
+	KT_ARG_RAW,  /* p, len: bytes of msgpack written as they are (e.g. "\x80", an empty map) */
+};
+
+struct kt_arg {
+	enum kt_arg_kind kind;
+	int64_t i;
+	uint64_t u;
+	double f;
+	const void *p; /* STR: a NUL-terminated string; BIN, RAW: len bytes */
+	size_t len;
+};
+
+#define KT_NIL { .kind = KT_ARG_NIL }
+#define KT_TRUE { .kind = KT_ARG_TRUE }
+#define KT_FALSE { .kind = KT_ARG_FALSE }
+#define KT_INT(v) { .kind = KT_ARG_INT, .i = (v) }
+#define KT_UINT(v) { .kind = KT_ARG_UINT, .u = (v) }
+#define KT_F64(v) { .kind = KT_ARG_F64, .f = (v) }
+#define KT_F32(v) { .kind = KT_ARG_F32, .f = (v) }
+#define KT_STR(s) { .kind = KT_ARG_STR, .p = (s) }
+#define KT_BIN(b, n) { .kind = KT_ARG_BIN, .p = (b), .len = (n) }
+#define KT_RAW(b, n) { .kind = KT_ARG_RAW, .p = (b), .len = (n) }
+
+#define KT_MAX_ARGS 4
+/* A row's argument list: up to KT_MAX_ARGS of the above, or none. */
+#define KT_ARGS(...) { __VA_ARGS__ }
+#define KT_NOARGS { { .kind = KT_ARG_END } }
+
+static inline void kt_pack_arg(msgpack_packer *pk, const struct kt_arg *x)
+{
+	switch (x->kind) {
+	case KT_ARG_END:
+		break;
+	case KT_ARG_NIL:
+		msgpack_pack_nil(pk);
+		break;
+	case KT_ARG_TRUE:
+		msgpack_pack_true(pk);
+		break;
+	case KT_ARG_FALSE:
+		msgpack_pack_false(pk);
+		break;
+	case KT_ARG_INT:
+		msgpack_pack_int64(pk, x->i);
+		break;
+	case KT_ARG_UINT:
+		msgpack_pack_uint64(pk, x->u);
+		break;
+	case KT_ARG_F64:
+		msgpack_pack_double(pk, x->f);
+		break;
+	case KT_ARG_F32:
+		msgpack_pack_float(pk, (float)x->f);
+		break;
+	case KT_ARG_STR:
+		kt_pack_cstr(pk, x->p);
+		break;
+	case KT_ARG_BIN:
+		msgpack_pack_bin_with_body(pk, x->p, x->len);
+		break;
+	case KT_ARG_RAW:
+		pk->callback(pk->data, x->p, x->len);
+		break;
+	}
+}
+
+/* The number of arguments in a list of KT_MAX_ARGS: up to the first KT_ARG_END. */
+static inline uint32_t kt_nargs(const struct kt_arg *args)
+{
+	uint32_t n = 0;
+	while (n < KT_MAX_ARGS && args[n].kind != KT_ARG_END)
+		n++;
+	return n;
+}
+
+/* Calls name with the arguments in args: an array of KT_MAX_ARGS (a row's KT_ARGS), used up to
+ * its first KT_ARG_END. */
+static inline void kt_call_args(struct hp_vm *vm, const char *name, const struct kt_arg *args,
+				struct kt_call *c)
+{
+	struct kt_args a;
+	uint32_t n = kt_nargs(args);
+	msgpack_packer *pk = kt_args_begin(&a, n);
+	for (uint32_t i = 0; i < n; i++)
+		kt_pack_arg(pk, &args[i]);
+	kt_call(vm, name, &a, c);
+}
+
+static inline void kt_print_arg(FILE *f, const struct kt_arg *x)
+{
+	switch (x->kind) {
+	case KT_ARG_END:
+		break;
+	case KT_ARG_NIL:
+		fputs("nil", f);
+		break;
+	case KT_ARG_TRUE:
+		fputs("true", f);
+		break;
+	case KT_ARG_FALSE:
+		fputs("false", f);
+		break;
+	case KT_ARG_INT:
+		fprintf(f, "%" PRId64, x->i);
+		break;
+	case KT_ARG_UINT:
+		fprintf(f, "%" PRIu64 "u", x->u);
+		break;
+	case KT_ARG_F64:
+		fprintf(f, "%.17g", x->f);
+		break;
+	case KT_ARG_F32:
+		fprintf(f, "%.9gf", (double)(float)x->f);
+		break;
+	case KT_ARG_STR:
+		fprintf(f, "\"%.60s\"%s", (const char *)x->p, strlen(x->p) > 60 ? "..." : "");
+		break;
+	case KT_ARG_BIN:
+		fprintf(f, "bin(%zu bytes)", x->len);
+		break;
+	case KT_ARG_RAW:
+		fputs("msgpack(", f);
+		for (size_t i = 0; i < x->len && i < 16; i++)
+			fprintf(f, "%s%02x", i ? " " : "", ((const uint8_t *)x->p)[i]);
+		fputs(x->len > 16 ? " ...)" : ")", f);
+		break;
+	}
+}
+
+/* One expected outcome: the kinds are the kt_is_* predicates above. */
+enum kt_want_kind {
+	KT_WANT_NONE,     /* nothing (KT_CASE's unused second expectation) */
+	KT_WANT_I64,      /* kt_is_i64(i) */
+	KT_WANT_U64,      /* kt_is_u64(u) */
+	KT_WANT_F64,      /* kt_is_f64(f): equal, or both NaN */
+	KT_WANT_F64_BITS, /* kt_is_f64_bits(f): bit for bit */
+	KT_WANT_STR,      /* kt_is_cstr(p) */
+	KT_WANT_BIN,      /* kt_is_bin(p, len) */
+	KT_WANT_STATUS,   /* kt_is_status(rc, status, p): a message containing p */
+	KT_WANT_MSG,      /* rc, status and a message equal to p */
+};
+
+struct kt_want {
+	enum kt_want_kind kind;
+	int64_t i;
+	uint64_t u;
+	double f;
+	const void *p; /* STR: a NUL-terminated string; BIN: len bytes; STATUS, MSG: the message */
+	size_t len;
+	int rc, status;
+};
+
+#define KT_IS_I64(v) { .kind = KT_WANT_I64, .i = (v) }
+#define KT_IS_U64(v) { .kind = KT_WANT_U64, .u = (v) }
+#define KT_IS_F64(v) { .kind = KT_WANT_F64, .f = (v) }
+#define KT_IS_F64_BITS(v) { .kind = KT_WANT_F64_BITS, .f = (v) }
+#define KT_IS_CSTR(s) { .kind = KT_WANT_STR, .p = (s) }
+#define KT_IS_BIN(b, n) { .kind = KT_WANT_BIN, .p = (b), .len = (n) }
+#define KT_IS_STATUS(rc_, status_, needle) \
+	{ .kind = KT_WANT_STATUS, .rc = (rc_), .status = (status_), .p = (needle) }
+#define KT_IS_MSG(rc_, status_, msg) \
+	{ .kind = KT_WANT_MSG, .rc = (rc_), .status = (status_), .p = (msg) }
+/* The commonest failure: the module's own error (rc 0, HP_E_GUEST_ERROR) containing needle. */
+#define KT_GUEST_ERROR(needle) KT_IS_STATUS(0, HP_E_GUEST_ERROR, needle)
+
+static inline bool kt_want_met(const struct kt_call *c, const struct kt_want *w)
+{
+	switch (w->kind) {
+	case KT_WANT_NONE:
+		return true;
+	case KT_WANT_I64:
+		return kt_is_i64(c, w->i);
+	case KT_WANT_U64:
+		return kt_is_u64(c, w->u);
+	case KT_WANT_F64:
+		return kt_is_f64(c, w->f);
+	case KT_WANT_F64_BITS:
+		return kt_is_f64_bits(c, w->f);
+	case KT_WANT_STR:
+		return kt_is_cstr(c, w->p);
+	case KT_WANT_BIN:
+		return kt_is_bin(c, w->p, w->len);
+	case KT_WANT_STATUS:
+		return kt_is_status(c, w->rc, w->status, w->p);
+	case KT_WANT_MSG:
+		return c->rc == w->rc && c->status == w->status && c->msg &&
+		       strcmp(c->msg, w->p) == 0;
+	}
+	return false;
+}
+
+static inline void kt_print_want(FILE *f, const struct kt_want *w)
+{
+	switch (w->kind) {
+	case KT_WANT_NONE:
+		fputs("anything", f);
+		break;
+	case KT_WANT_I64:
+		fprintf(f, "%" PRId64, w->i);
+		break;
+	case KT_WANT_U64:
+		fprintf(f, "%" PRIu64, w->u);
+		break;
+	case KT_WANT_F64:
+		fprintf(f, "float64 %.17g", w->f);
+		break;
+	case KT_WANT_F64_BITS:
+		fprintf(f, "float64 %a, bit for bit", w->f);
+		break;
+	case KT_WANT_STR:
+		fprintf(f, "\"%.200s\"", (const char *)w->p);
+		break;
+	case KT_WANT_BIN:
+		fprintf(f, "bin of %zu bytes", w->len);
+		break;
+	case KT_WANT_STATUS:
+	case KT_WANT_MSG:
+		fprintf(f, "rc %d status %s: %s \"%.300s\"", w->rc, hp_status_name(w->status),
+			w->kind == KT_WANT_MSG ? "exactly" : "containing", (const char *)w->p);
+		break;
+	}
+}
+
+/* One row: a call and what it must return; `also`, when set (KT_CASE2), is checked by a second
+ * CHECK on the same call. */
+struct kt_case {
+	const char *fn;
+	struct kt_arg args[KT_MAX_ARGS];
+	struct kt_want want, also;
+};
+
+#define KT_CASE(fn_, args_, want_) { .fn = (fn_), .args = args_, .want = want_ }
+#define KT_CASE2(fn_, args_, want_, also_) \
+	{ .fn = (fn_), .args = args_, .want = want_, .also = also_ }
+
+/* "fn(arg, arg): <outcome>; expected <want>", for a failed row. */
+static inline const char *kt_describe_case(const struct kt_case *k, const struct kt_call *c,
+					   const struct kt_want *w)
+{
+	static char buf[1400];
+	FILE *f = fmemopen(buf, sizeof(buf) - 1, "w");
+	if (!f)
+		return "?";
+	fprintf(f, "%s(", k->fn);
+	for (uint32_t i = 0; i < kt_nargs(k->args); i++) {
+		fputs(i ? ", " : "", f);
+		kt_print_arg(f, &k->args[i]);
+	}
+	fprintf(f, "): %s; expected ", kt_describe(c));
+	kt_print_want(f, w);
+	fclose(f);
+	buf[sizeof(buf) - 1] = '\0';
+	return buf;
+}
+
+/* Runs the rows in order on one VM: per row one call, a CHECK of `want` and, if set, a CHECK
+ * of `also`. A failure names the row (table[index]) and where the table was run: use
+ * KT_RUN_CASES. */
+static inline void kt_run_cases(struct hp_vm *vm, const char *table, const char *file, int line,
+				const struct kt_case *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct kt_case *k = &cases[i];
+		struct kt_call c;
+		kt_call_args(vm, k->fn, k->args, &c);
+		CHECK_MSG(kt_want_met(&c, &k->want), "%s[%zu], run at %s:%d: %s", table, i, file,
+			  line, kt_describe_case(k, &c, &k->want));
+		if (k->also.kind != KT_WANT_NONE)
+			CHECK_MSG(kt_want_met(&c, &k->also), "%s[%zu], run at %s:%d: %s", table, i,
+				  file, line, kt_describe_case(k, &c, &k->also));
+		kt_call_free(&c);
+	}
+}
+
+#define KT_RUN_CASES(vm, cases) \
+	kt_run_cases(vm, #cases, __FILE__, __LINE__, cases, sizeof(cases) / sizeof((cases)[0]))
 
 /* --- setup -------------------------------------------------------------------------------- */
 

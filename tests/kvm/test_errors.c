@@ -46,28 +46,25 @@ static void raw_args(struct hp_vm *vm, const char *name, const void *args, size_
 	kt_call_raw(vm, name, strlen(name), args, len, c);
 }
 
-static void test_names_and_args(struct hp_kvm *kvm)
+/* unknown names: the guest answers, naming the function */
+static const struct kt_case near_miss_cases[] = {
+	KT_CASE("ADD", KT_NOARGS, KT_IS_STATUS(0, HP_E_NO_SUCH_FUNCTION, "'ADD'")),
+	KT_CASE("ad", KT_NOARGS, KT_IS_STATUS(0, HP_E_NO_SUCH_FUNCTION, "'ad'")),
+	KT_CASE("addd", KT_NOARGS, KT_IS_STATUS(0, HP_E_NO_SUCH_FUNCTION, "'addd'")),
+};
+
+/* Unknown names, a name with a NUL inside, and the limits of a name's length. */
+static void bad_names(struct hp_vm *vm)
 {
-	struct hp_module *mod = kt_open_module(kvm, "math", NULL);
-	struct hp_vm *vm = kt_create_vm(mod, NULL);
 	struct kt_call c;
 	struct kt_args a;
 
-	/* unknown names: the guest answers, naming the function */
 	kt_call0(vm, "nope", &c);
 	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_NO_SUCH_FUNCTION, "nope"));
 	CHECK(c.msg && strcmp(c.msg, "no function named 'nope'") == 0);
 	kt_call_free(&c);
 	add_ok(vm, "an unknown name");
-	kt_call0(vm, "ADD", &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_NO_SUCH_FUNCTION, "'ADD'"));
-	kt_call_free(&c);
-	kt_call0(vm, "ad", &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_NO_SUCH_FUNCTION, "'ad'"));
-	kt_call_free(&c);
-	kt_call0(vm, "addd", &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_NO_SUCH_FUNCTION, "'addd'"));
-	kt_call_free(&c);
+	KT_RUN_CASES(vm, near_miss_cases);
 	/* a name with a NUL inside is not "add" */
 	kt_args_begin(&a, 0);
 	kt_call_raw(vm, "add\0x", 5, a.sb.data, a.sb.size, &c);
@@ -94,8 +91,12 @@ static void test_names_and_args(struct hp_kvm *kvm)
 	kt_call_free(&c);
 	kt_args_free(&a);
 	add_ok(vm, "invalid names");
+}
 
-	/* arguments that are not one msgpack array: HP_E_BAD_ARGS from the guest */
+/* Arguments that are not one msgpack array: HP_E_BAD_ARGS from the guest. */
+static void bad_encodings(struct hp_vm *vm)
+{
+	struct kt_call c;
 	static const struct {
 		const char *what;
 		const char *bytes;
@@ -131,40 +132,31 @@ static void test_names_and_args(struct hp_kvm *kvm)
 	raw_args(vm, "nope", "\x05", 1, &c);
 	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_NO_SUCH_FUNCTION, "nope"));
 	kt_call_free(&c);
+}
 
-	/* wrong types and counts: the module's own message */
-	msgpack_packer *pk = kt_args_begin(&a, 2);
-	kt_pack_cstr(pk, "x");
-	msgpack_pack_int64(pk, 1);
-	kt_call(vm, "add", &a, &c);
-	CHECK_CALL(&c, c.rc == 0 && c.status == HP_E_GUEST_ERROR && c.msg &&
-			       strcmp(c.msg, "add: argument 1 must be a number, got a string") == 0);
-	kt_call_free(&c);
-	pk = kt_args_begin(&a, 2);
-	msgpack_pack_int64(pk, 1);
-	msgpack_pack_map(pk, 0);
-	kt_call(vm, "add", &a, &c);
-	CHECK_CALL(&c, c.rc == 0 && c.status == HP_E_GUEST_ERROR && c.msg &&
-			       strcmp(c.msg, "add: argument 2 must be a number, got a map") == 0);
-	kt_call_free(&c);
-	pk = kt_args_begin(&a, 1);
-	msgpack_pack_bin_with_body(pk, "x", 1);
-	kt_call(vm, "fib", &a, &c);
-	CHECK_CALL(&c, c.rc == 0 && c.status == HP_E_GUEST_ERROR && c.msg &&
-			       strcmp(c.msg, "fib: argument 1 must be a non-negative integer, got bytes") == 0);
-	kt_call_free(&c);
-	kt_call_i(vm, "add", 1, &c);
-	CHECK_CALL(&c, c.rc == 0 && c.status == HP_E_GUEST_ERROR && c.msg &&
-			       strcmp(c.msg, "add: expected 2 arguments, got 1") == 0);
-	kt_call_free(&c);
-	pk = kt_args_begin(&a, 3);
-	msgpack_pack_int64(pk, 1);
-	msgpack_pack_int64(pk, 2);
-	msgpack_pack_int64(pk, 3);
-	kt_call(vm, "fib", &a, &c);
-	CHECK_CALL(&c, c.rc == 0 && c.status == HP_E_GUEST_ERROR && c.msg &&
-			       strcmp(c.msg, "fib: expected 1 argument, got 3") == 0);
-	kt_call_free(&c);
+/* wrong types and counts: the module's own message, exactly */
+static const struct kt_case wrong_arg_cases[] = {
+	KT_CASE("add", KT_ARGS(KT_STR("x"), KT_INT(1)),
+		KT_IS_MSG(0, HP_E_GUEST_ERROR, "add: argument 1 must be a number, got a string")),
+	KT_CASE("add", KT_ARGS(KT_INT(1), KT_RAW("\x80", 1) /* {} */),
+		KT_IS_MSG(0, HP_E_GUEST_ERROR, "add: argument 2 must be a number, got a map")),
+	KT_CASE("fib", KT_ARGS(KT_BIN("x", 1)),
+		KT_IS_MSG(0, HP_E_GUEST_ERROR,
+			  "fib: argument 1 must be a non-negative integer, got bytes")),
+	KT_CASE("add", KT_ARGS(KT_INT(1)),
+		KT_IS_MSG(0, HP_E_GUEST_ERROR, "add: expected 2 arguments, got 1")),
+	KT_CASE("fib", KT_ARGS(KT_INT(1), KT_INT(2), KT_INT(3)),
+		KT_IS_MSG(0, HP_E_GUEST_ERROR, "fib: expected 1 argument, got 3")),
+};
+
+static void test_names_and_args(struct hp_kvm *kvm)
+{
+	struct hp_module *mod = kt_open_module(kvm, "math", NULL);
+	struct hp_vm *vm = kt_create_vm(mod, NULL);
+
+	bad_names(vm);
+	bad_encodings(vm);
+	KT_RUN_CASES(vm, wrong_arg_cases);
 	add_ok(vm, "argument errors");
 
 	hp_vm_destroy(vm);

@@ -192,196 +192,105 @@ static void check_stats(const struct kt_call *c, uint64_t n, double sum, double 
 	}
 }
 
-static void test_math(struct hp_kvm *kvm)
+/* add: int64 sums exactly, overflow an error rather than a wrap, floats and mixed numbers by the
+ * float path, and the module's exact argument messages */
+static const struct kt_case math_add_cases[] = {
+	KT_CASE("add", KT_ARGS(KT_INT(1), KT_INT(2)), KT_IS_I64(3)),
+	KT_CASE("add", KT_ARGS(KT_INT(0), KT_INT(0)), KT_IS_I64(0)),
+	KT_CASE("add", KT_ARGS(KT_INT(-5), KT_INT(3)), KT_IS_I64(-2)),
+	KT_CASE("add", KT_ARGS(KT_INT(-5), KT_INT(-7)), KT_IS_I64(-12)),
+	KT_CASE("add", KT_ARGS(KT_INT(40), KT_INT(-2)), KT_IS_I64(38)),
+	KT_CASE("add", KT_ARGS(KT_INT(INT64_MAX), KT_INT(0)), KT_IS_I64(INT64_MAX)),
+	KT_CASE("add", KT_ARGS(KT_INT(INT64_MIN), KT_INT(0)), KT_IS_I64(INT64_MIN)),
+	KT_CASE("add", KT_ARGS(KT_INT(INT64_MAX), KT_INT(INT64_MIN)), KT_IS_I64(-1)),
+	KT_CASE("add", KT_ARGS(KT_INT(INT64_MAX - 1), KT_INT(1)), KT_IS_I64(INT64_MAX)),
+	KT_CASE("add", KT_ARGS(KT_INT(INT64_MIN + 1), KT_INT(-1)), KT_IS_I64(INT64_MIN)),
+	KT_CASE("add", KT_ARGS(KT_INT(4294967295), KT_INT(1)), KT_IS_I64(4294967296)),
+	KT_CASE("add", KT_ARGS(KT_INT(-2147483648), KT_INT(-1)), KT_IS_I64(-2147483649)),
+	/* int64 overflow both ways is an error, not a wrap */
+	KT_CASE2("add", KT_ARGS(KT_INT(INT64_MAX), KT_INT(1)),
+		 KT_GUEST_ERROR("add: integer overflow"),
+		 KT_IS_MSG(0, HP_E_GUEST_ERROR, "add: integer overflow")),
+	KT_CASE("add", KT_ARGS(KT_INT(INT64_MIN), KT_INT(-1)),
+		KT_GUEST_ERROR("add: integer overflow")),
+	/* a uint64 above INT64_MAX is not an int64: the float path */
+	KT_CASE("add", KT_ARGS(KT_UINT(UINT64_MAX), KT_INT(1)),
+		KT_IS_F64((double)UINT64_MAX + 1.0)),
+	/* floats and mixed */
+	KT_CASE("add", KT_ARGS(KT_F64(1.5), KT_F64(2.25)), KT_IS_F64(3.75)),
+	KT_CASE("add", KT_ARGS(KT_F64(0.1), KT_F64(0.2)), KT_IS_F64(0.1 + 0.2)),
+	KT_CASE("add", KT_ARGS(KT_F64(-0.0), KT_F64(-0.0)), KT_IS_F64_BITS(-0.0)),
+	KT_CASE("add", KT_ARGS(KT_F64(INFINITY), KT_F64(-INFINITY)), KT_IS_F64(NAN)),
+	KT_CASE("add", KT_ARGS(KT_INT(1), KT_F64(0.5)), KT_IS_F64(1.5)),
+	KT_CASE("add", KT_ARGS(KT_F32(0.25f), KT_INT(-3)), KT_IS_F64(-2.75)),
+	/* argument errors with the module's exact message */
+	KT_CASE2("add", KT_ARGS(KT_STR("x"), KT_INT(1)),
+		 KT_GUEST_ERROR("add: argument 1 must be a number, got a string"),
+		 KT_IS_MSG(0, HP_E_GUEST_ERROR, "add: argument 1 must be a number, got a string")),
+	KT_CASE("add", KT_ARGS(KT_INT(1), KT_NIL),
+		KT_GUEST_ERROR("add: argument 2 must be a number, got nil")),
+	KT_CASE("add", KT_ARGS(KT_TRUE, KT_INT(1)),
+		KT_GUEST_ERROR("add: argument 1 must be a number, got a boolean")),
+	KT_CASE("add", KT_ARGS(KT_INT(1)), KT_GUEST_ERROR("add: expected 2 arguments, got 1")),
+	KT_CASE("add", KT_NOARGS, KT_GUEST_ERROR("add: expected 2 arguments, got 0")),
+	KT_CASE("add", KT_ARGS(KT_INT(0), KT_INT(1), KT_INT(2)),
+		KT_GUEST_ERROR("add: expected 2 arguments, got 3")),
+};
+
+static const struct kt_case math_int_cases[] = {
+	KT_CASE("mul", KT_ARGS(KT_INT(6), KT_INT(7)), KT_IS_I64(42)),
+	KT_CASE("mul", KT_ARGS(KT_INT(-3), KT_INT(5)), KT_IS_I64(-15)),
+	KT_CASE("mul", KT_ARGS(KT_INT(INT64_MAX), KT_INT(2)),
+		KT_GUEST_ERROR("mul: integer overflow")),
+	KT_CASE("mul", KT_ARGS(KT_F64(1.5), KT_F64(2)),
+		KT_GUEST_ERROR("mul: argument 1 must be an integer, got a float")),
+	/* fib: uint64 results up to the largest that fits */
+	KT_CASE("fib", KT_ARGS(KT_INT(0)), KT_IS_U64(0)),
+	KT_CASE("fib", KT_ARGS(KT_INT(1)), KT_IS_U64(1)),
+	KT_CASE("fib", KT_ARGS(KT_INT(2)), KT_IS_U64(1)),
+	KT_CASE("fib", KT_ARGS(KT_INT(10)), KT_IS_U64(55)),
+	KT_CASE("fib", KT_ARGS(KT_INT(50)), KT_IS_U64(12586269025ull)),
+	KT_CASE("fib", KT_ARGS(KT_INT(92)), KT_IS_U64(7540113804746346429ull)),
+	KT_CASE("fib", KT_ARGS(KT_INT(93)), KT_IS_U64(12200160415121876738ull)),
+	KT_CASE("fib", KT_ARGS(KT_INT(94)), KT_GUEST_ERROR("fib: n must be at most 93")),
+	KT_CASE("fib", KT_ARGS(KT_INT(-1)),
+		KT_GUEST_ERROR("fib: argument 1 must be a non-negative integer, got an integer")),
+	KT_CASE("fib_rec", KT_ARGS(KT_INT(20)), KT_IS_U64(6765)),
+	KT_CASE("fib_rec", KT_ARGS(KT_INT(0)), KT_IS_U64(0)),
+	KT_CASE("fib_rec", KT_ARGS(KT_INT(25)), KT_IS_U64(75025)),
+	KT_CASE("fib_rec", KT_ARGS(KT_INT(36)), KT_GUEST_ERROR("fib_rec: n must be at most 35")),
+};
+
+/* float functions: IEEE results (sqrt is correctly rounded everywhere). kt_is_f64 of NaN means
+ * "a float64 NaN", of INFINITY "a float64 +inf". */
+static void math_floats(struct hp_vm *vm)
 {
-	struct hp_module *mod = kt_open_module(kvm, "math", NULL);
-	struct hp_vm *vm = kt_create_vm(mod, NULL);
+	/* not static: sqrt(2.0) is not a constant expression */
+	const struct kt_case math_float_cases[] = {
+		KT_CASE2("sqrt", KT_ARGS(KT_F64(2.0)), KT_IS_F64(sqrt(2.0)),
+			 KT_IS_F64(1.4142135623730951)),
+		KT_CASE("sqrt", KT_ARGS(KT_INT(144)), KT_IS_F64(12.0)),
+		KT_CASE("sqrt", KT_ARGS(KT_INT(-1)), KT_IS_F64(NAN)),
+		KT_CASE("div", KT_ARGS(KT_F64(1), KT_F64(0)), KT_IS_F64(INFINITY)),
+		KT_CASE("div", KT_ARGS(KT_F64(-1), KT_F64(0)), KT_IS_F64(-INFINITY)),
+		KT_CASE("div", KT_ARGS(KT_F64(0), KT_F64(0)), KT_IS_F64(NAN)),
+		KT_CASE("div", KT_ARGS(KT_INT(7), KT_INT(2)), KT_IS_F64(3.5)),
+		KT_CASE("pow", KT_ARGS(KT_F64(2), KT_F64(0.5)), KT_IS_F64(1.4142135623730951)),
+		KT_CASE("pow", KT_ARGS(KT_F64(2), KT_F64(10)), KT_IS_F64(1024.0)),
+		KT_CASE("pow", KT_ARGS(KT_F64(2), KT_F64(-1)), KT_IS_F64(0.5)),
+		KT_CASE("hypot", KT_ARGS(KT_F64(3), KT_F64(4)), KT_IS_F64(5.0)),
+		KT_CASE("hypot", KT_ARGS(KT_F64(INFINITY), KT_F64(NAN)), KT_IS_F64(INFINITY)),
+	};
+	KT_RUN_CASES(vm, math_float_cases);
+}
+
+/* stats([numbers]): a map of n, sum, mean, min and max */
+static void math_stats(struct hp_vm *vm)
+{
 	struct kt_call c;
 	struct kt_args a;
 	msgpack_packer *pk;
 
-	static const char *const names[] = { "add", "div", "fib", "fib_rec", "hypot",
-					     "mul", "pow", "sqrt", "stats" };
-	CHECK_EQ_U64(hp_vm_function_count(vm), 9);
-	for (uint32_t i = 0; i < 9; i++)
-		CHECK_MSG(hp_vm_function_name(vm, i) && strcmp(hp_vm_function_name(vm, i), names[i]) == 0,
-			  "function %u is %s, expected %s", i, hp_vm_function_name(vm, i), names[i]);
-
-	/* add: integers */
-	static const int64_t ints[][3] = {
-		{ 1, 2, 3 }, { 0, 0, 0 }, { -5, 3, -2 }, { -5, -7, -12 }, { 40, -2, 38 },
-		{ INT64_MAX, 0, INT64_MAX }, { INT64_MIN, 0, INT64_MIN }, { INT64_MAX, INT64_MIN, -1 },
-		{ INT64_MAX - 1, 1, INT64_MAX }, { INT64_MIN + 1, -1, INT64_MIN },
-		{ 4294967295, 1, 4294967296 }, { -2147483648, -1, -2147483649 },
-	};
-	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
-		kt_call_ii(vm, "add", ints[i][0], ints[i][1], &c);
-		CHECK_CALL(&c, kt_is_i64(&c, ints[i][2]));
-		kt_call_free(&c);
-	}
-	/* add: int64 overflow both ways is an error, not a wrap */
-	kt_call_ii(vm, "add", INT64_MAX, 1, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "add: integer overflow"));
-	CHECK(c.msg && strcmp(c.msg, "add: integer overflow") == 0);
-	kt_call_free(&c);
-	kt_call_ii(vm, "add", INT64_MIN, -1, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "add: integer overflow"));
-	kt_call_free(&c);
-	/* add: a uint64 above INT64_MAX is not an int64: the float path */
-	pk = kt_args_begin(&a, 2);
-	msgpack_pack_uint64(pk, UINT64_MAX);
-	msgpack_pack_int64(pk, 1);
-	kt_call(vm, "add", &a, &c);
-	CHECK_CALL(&c, kt_is_f64(&c, (double)UINT64_MAX + 1.0));
-	kt_call_free(&c);
-	/* add: floats and mixed */
-	kt_call_ff(vm, "add", 1.5, 2.25, &c);
-	CHECK_CALL(&c, kt_is_f64(&c, 3.75));
-	kt_call_free(&c);
-	kt_call_ff(vm, "add", 0.1, 0.2, &c);
-	CHECK_CALL(&c, kt_is_f64(&c, 0.1 + 0.2));
-	kt_call_free(&c);
-	kt_call_ff(vm, "add", -0.0, -0.0, &c);
-	CHECK_CALL(&c, kt_is_f64_bits(&c, -0.0));
-	kt_call_free(&c);
-	kt_call_ff(vm, "add", INFINITY, -INFINITY, &c);
-	CHECK_CALL(&c, kt_ok(&c) && c.obj.type == MSGPACK_OBJECT_FLOAT64 && isnan(c.obj.via.f64));
-	kt_call_free(&c);
-	pk = kt_args_begin(&a, 2);
-	msgpack_pack_int64(pk, 1);
-	msgpack_pack_double(pk, 0.5);
-	kt_call(vm, "add", &a, &c);
-	CHECK_CALL(&c, kt_is_f64(&c, 1.5));
-	kt_call_free(&c);
-	pk = kt_args_begin(&a, 2);
-	msgpack_pack_float(pk, 0.25f);
-	msgpack_pack_int64(pk, -3);
-	kt_call(vm, "add", &a, &c);
-	CHECK_CALL(&c, kt_is_f64(&c, -2.75));
-	kt_call_free(&c);
-	/* add: argument errors with the module's exact message */
-	pk = kt_args_begin(&a, 2);
-	kt_pack_cstr(pk, "x");
-	msgpack_pack_int64(pk, 1);
-	kt_call(vm, "add", &a, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR,
-				    "add: argument 1 must be a number, got a string"));
-	CHECK(c.msg && strcmp(c.msg, "add: argument 1 must be a number, got a string") == 0);
-	kt_call_free(&c);
-	pk = kt_args_begin(&a, 2);
-	msgpack_pack_int64(pk, 1);
-	msgpack_pack_nil(pk);
-	kt_call(vm, "add", &a, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR,
-				    "add: argument 2 must be a number, got nil"));
-	kt_call_free(&c);
-	pk = kt_args_begin(&a, 2);
-	msgpack_pack_true(pk);
-	msgpack_pack_int64(pk, 1);
-	kt_call(vm, "add", &a, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR,
-				    "add: argument 1 must be a number, got a boolean"));
-	kt_call_free(&c);
-	kt_call_i(vm, "add", 1, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "add: expected 2 arguments, got 1"));
-	kt_call_free(&c);
-	kt_call0(vm, "add", &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "add: expected 2 arguments, got 0"));
-	kt_call_free(&c);
-	pk = kt_args_begin(&a, 3);
-	for (int i = 0; i < 3; i++)
-		msgpack_pack_int64(pk, i);
-	kt_call(vm, "add", &a, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "add: expected 2 arguments, got 3"));
-	kt_call_free(&c);
-
-	/* mul */
-	kt_call_ii(vm, "mul", 6, 7, &c);
-	CHECK_CALL(&c, kt_is_i64(&c, 42));
-	kt_call_free(&c);
-	kt_call_ii(vm, "mul", -3, 5, &c);
-	CHECK_CALL(&c, kt_is_i64(&c, -15));
-	kt_call_free(&c);
-	kt_call_ii(vm, "mul", INT64_MAX, 2, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "mul: integer overflow"));
-	kt_call_free(&c);
-	kt_call_ff(vm, "mul", 1.5, 2, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR,
-				    "mul: argument 1 must be an integer, got a float"));
-	kt_call_free(&c);
-
-	/* fib: uint64 results up to the largest that fits */
-	static const uint64_t fibs[][2] = { { 0, 0 }, { 1, 1 }, { 2, 1 }, { 10, 55 },
-					    { 50, 12586269025ull }, { 92, 7540113804746346429ull },
-					    { 93, 12200160415121876738ull } };
-	for (size_t i = 0; i < sizeof(fibs) / sizeof(fibs[0]); i++) {
-		kt_call_i(vm, "fib", (int64_t)fibs[i][0], &c);
-		CHECK_CALL(&c, kt_is_u64(&c, fibs[i][1]));
-		kt_call_free(&c);
-	}
-	kt_call_i(vm, "fib", 94, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "fib: n must be at most 93"));
-	kt_call_free(&c);
-	kt_call_i(vm, "fib", -1, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR,
-				    "fib: argument 1 must be a non-negative integer, got an integer"));
-	kt_call_free(&c);
-	kt_call_i(vm, "fib_rec", 20, &c);
-	CHECK_CALL(&c, kt_is_u64(&c, 6765));
-	kt_call_free(&c);
-	kt_call_i(vm, "fib_rec", 0, &c);
-	CHECK_CALL(&c, kt_is_u64(&c, 0));
-	kt_call_free(&c);
-	kt_call_i(vm, "fib_rec", 25, &c);
-	CHECK_CALL(&c, kt_is_u64(&c, 75025));
-	kt_call_free(&c);
-	kt_call_i(vm, "fib_rec", 36, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "fib_rec: n must be at most 35"));
-	kt_call_free(&c);
-
-	/* float functions: IEEE results (sqrt is correctly rounded everywhere) */
-	struct kt_args one;
-	msgpack_pack_double(kt_args_begin(&one, 1), 2.0);
-	kt_call(vm, "sqrt", &one, &c);
-	CHECK_CALL(&c, kt_is_f64(&c, sqrt(2.0)));
-	CHECK_CALL(&c, kt_is_f64(&c, 1.4142135623730951));
-	kt_call_free(&c);
-	kt_call_i(vm, "sqrt", 144, &c);
-	CHECK_CALL(&c, kt_is_f64(&c, 12.0));
-	kt_call_free(&c);
-	kt_call_i(vm, "sqrt", -1, &c);
-	CHECK_CALL(&c, kt_ok(&c) && c.obj.type == MSGPACK_OBJECT_FLOAT64 && isnan(c.obj.via.f64));
-	kt_call_free(&c);
-	kt_call_ff(vm, "div", 1, 0, &c);
-	CHECK_CALL(&c, kt_ok(&c) && c.obj.type == MSGPACK_OBJECT_FLOAT64 &&
-			       isinf(c.obj.via.f64) && c.obj.via.f64 > 0);
-	kt_call_free(&c);
-	kt_call_ff(vm, "div", -1, 0, &c);
-	CHECK_CALL(&c, kt_is_f64(&c, -INFINITY));
-	kt_call_free(&c);
-	kt_call_ff(vm, "div", 0, 0, &c);
-	CHECK_CALL(&c, kt_ok(&c) && c.obj.type == MSGPACK_OBJECT_FLOAT64 && isnan(c.obj.via.f64));
-	kt_call_free(&c);
-	kt_call_ii(vm, "div", 7, 2, &c);
-	CHECK_CALL(&c, kt_is_f64(&c, 3.5));
-	kt_call_free(&c);
-	kt_call_ff(vm, "pow", 2, 0.5, &c);
-	CHECK_CALL(&c, kt_is_f64(&c, 1.4142135623730951));
-	kt_call_free(&c);
-	kt_call_ff(vm, "pow", 2, 10, &c);
-	CHECK_CALL(&c, kt_is_f64(&c, 1024.0));
-	kt_call_free(&c);
-	kt_call_ff(vm, "pow", 2, -1, &c);
-	CHECK_CALL(&c, kt_is_f64(&c, 0.5));
-	kt_call_free(&c);
-	kt_call_ff(vm, "hypot", 3, 4, &c);
-	CHECK_CALL(&c, kt_is_f64(&c, 5.0));
-	kt_call_free(&c);
-	kt_call_ff(vm, "hypot", INFINITY, NAN, &c);
-	CHECK_CALL(&c, kt_is_f64(&c, INFINITY));
-	kt_call_free(&c);
-
-	/* stats */
 	pk = kt_args_begin(&a, 1);
 	msgpack_pack_array(pk, 4);
 	for (int i = 1; i <= 4; i++)
@@ -402,17 +311,31 @@ static void test_math(struct hp_kvm *kvm)
 	kt_call(vm, "stats", &a, &c);
 	check_stats(&c, 0, 0, NAN, INFINITY, -INFINITY);
 	kt_call_free(&c);
-	pk = kt_args_begin(&a, 1);
-	msgpack_pack_array(pk, 2);
-	msgpack_pack_int64(pk, 1);
-	kt_pack_cstr(pk, "x");
-	kt_call(vm, "stats", &a, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "stats: element 2 is not a number"));
-	kt_call_free(&c);
-	kt_call_i(vm, "stats", 1, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR,
-				    "stats: argument 1 must be an array, got an integer"));
-	kt_call_free(&c);
+	static const struct kt_case math_stats_errors[] = {
+		KT_CASE("stats", KT_ARGS(KT_RAW("\x92\x01\xa1x", 4) /* [1, "x"] */),
+			KT_GUEST_ERROR("stats: element 2 is not a number")),
+		KT_CASE("stats", KT_ARGS(KT_INT(1)),
+			KT_GUEST_ERROR("stats: argument 1 must be an array, got an integer")),
+	};
+	KT_RUN_CASES(vm, math_stats_errors);
+}
+
+static void test_math(struct hp_kvm *kvm)
+{
+	struct hp_module *mod = kt_open_module(kvm, "math", NULL);
+	struct hp_vm *vm = kt_create_vm(mod, NULL);
+
+	static const char *const names[] = { "add", "div", "fib", "fib_rec", "hypot",
+					     "mul", "pow", "sqrt", "stats" };
+	CHECK_EQ_U64(hp_vm_function_count(vm), 9);
+	for (uint32_t i = 0; i < 9; i++)
+		CHECK_MSG(hp_vm_function_name(vm, i) && strcmp(hp_vm_function_name(vm, i), names[i]) == 0,
+			  "function %u is %s, expected %s", i, hp_vm_function_name(vm, i), names[i]);
+
+	KT_RUN_CASES(vm, math_add_cases);
+	KT_RUN_CASES(vm, math_int_cases);
+	math_floats(vm);
+	math_stats(vm);
 
 	hp_vm_destroy(vm);
 	hp_module_close(mod);
@@ -422,9 +345,9 @@ static void test_math(struct hp_kvm *kvm)
 
 /* Packs one value with `pack`, echoes it, and checks the result is the same bytes and an equal
  * object. */
-typedef void (*pack_fn)(msgpack_packer *pk, void *ctx);
+typedef void (*pack_fn)(msgpack_packer *pk, const void *ctx);
 
-static void echo_roundtrip(struct hp_vm *vm, const char *what, pack_fn pack, void *ctx,
+static void echo_roundtrip(struct hp_vm *vm, const char *what, pack_fn pack, const void *ctx,
 			   const char *type)
 {
 	msgpack_sbuffer val;
@@ -448,28 +371,12 @@ static void echo_roundtrip(struct hp_vm *vm, const char *what, pack_fn pack, voi
 	msgpack_sbuffer_destroy(&val);
 }
 
-static void p_nil(msgpack_packer *pk, void *ctx) { (void)ctx; msgpack_pack_nil(pk); }
-static void p_true(msgpack_packer *pk, void *ctx) { (void)ctx; msgpack_pack_true(pk); }
-static void p_false(msgpack_packer *pk, void *ctx) { (void)ctx; msgpack_pack_false(pk); }
-static void p_i64(msgpack_packer *pk, void *ctx) { msgpack_pack_int64(pk, *(int64_t *)ctx); }
-static void p_u64(msgpack_packer *pk, void *ctx) { msgpack_pack_uint64(pk, *(uint64_t *)ctx); }
-static void p_f64(msgpack_packer *pk, void *ctx) { msgpack_pack_double(pk, *(double *)ctx); }
-static void p_f32(msgpack_packer *pk, void *ctx) { msgpack_pack_float(pk, *(float *)ctx); }
-static void p_str(msgpack_packer *pk, void *ctx) { kt_pack_cstr(pk, ctx); }
+/* ctx is a struct kt_arg */
+static void p_arg(msgpack_packer *pk, const void *ctx) { kt_pack_arg(pk, ctx); }
 
-struct blob {
-	const uint8_t *p;
-	size_t n;
-};
-static void p_bin(msgpack_packer *pk, void *ctx)
+static void p_nested(msgpack_packer *pk, const void *ctx)
 {
-	struct blob *b = ctx;
-	msgpack_pack_bin_with_body(pk, b->p, b->n);
-}
-
-static void p_nested(msgpack_packer *pk, void *ctx)
-{
-	int depth = *(int *)ctx;
+	int depth = *(const int *)ctx;
 	for (int i = 0; i < depth; i++) {
 		msgpack_pack_array(pk, 2);
 		msgpack_pack_int64(pk, i);
@@ -477,7 +384,7 @@ static void p_nested(msgpack_packer *pk, void *ctx)
 	kt_pack_cstr(pk, "bottom");
 }
 
-static void p_map(msgpack_packer *pk, void *ctx)
+static void p_map(msgpack_packer *pk, const void *ctx)
 {
 	(void)ctx;
 	msgpack_pack_map(pk, 6);
@@ -498,91 +405,122 @@ static void p_map(msgpack_packer *pk, void *ctx)
 	msgpack_pack_uint64(pk, UINT64_MAX);
 }
 
-static void p_ext(msgpack_packer *pk, void *ctx)
+static void p_ext(msgpack_packer *pk, const void *ctx)
 {
 	(void)ctx;
 	msgpack_pack_ext_with_body(pk, "\x01\x02\x03\x04\x05", 5, 42);
 }
 
-static void p_ext_neg(msgpack_packer *pk, void *ctx)
+static void p_ext_neg(msgpack_packer *pk, const void *ctx)
 {
 	(void)ctx;
 	/* type -1 is the msgpack timestamp: 8 bytes */
 	msgpack_pack_ext_with_body(pk, "\x00\x00\x00\x01\x00\x00\x00\x02", 8, -1);
 }
 
-static void test_echo(struct hp_kvm *kvm)
-{
-	struct hp_module *mod = kt_open_module(kvm, "echo", NULL);
-	struct hp_vm *vm = kt_create_vm(mod, NULL);
-	struct kt_call c;
-	struct kt_args a;
-	msgpack_packer *pk;
+/* One value for echo_roundtrip: packed as `v`, type_of names it `type`. */
+struct echo_value {
+	const char *what;
+	struct kt_arg v;
+	const char *type;
+};
 
-	echo_roundtrip(vm, "nil", p_nil, NULL, "nil");
-	echo_roundtrip(vm, "true", p_true, NULL, "bool");
-	echo_roundtrip(vm, "false", p_false, NULL, "bool");
-	static int64_t ints[] = { 0, 1, 127, 128, 255, 256, 65535, 65536, INT32_MAX, INT64_MAX };
-	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
-		char what[40];
-		snprintf(what, sizeof(what), "%" PRId64, ints[i]);
-		echo_roundtrip(vm, what, p_i64, &ints[i], "uint");
-	}
-	static int64_t negs[] = { -1, -32, -33, -128, -129, -32768, -32769, INT32_MIN, INT64_MIN };
-	for (size_t i = 0; i < sizeof(negs) / sizeof(negs[0]); i++) {
-		char what[40];
-		snprintf(what, sizeof(what), "%" PRId64, negs[i]);
-		echo_roundtrip(vm, what, p_i64, &negs[i], "int");
-	}
-	uint64_t umax = UINT64_MAX;
-	echo_roundtrip(vm, "UINT64_MAX", p_u64, &umax, "uint");
-	double d = 1.5;
-	echo_roundtrip(vm, "1.5", p_f64, &d, "float64");
-	double nz = -0.0;
-	echo_roundtrip(vm, "-0.0", p_f64, &nz, "float64");
-	double inf = -INFINITY;
-	echo_roundtrip(vm, "-inf", p_f64, &inf, "float64");
-	double tiny = DBL_TRUE_MIN;
-	echo_roundtrip(vm, "DBL_TRUE_MIN", p_f64, &tiny, "float64");
+/* Scalars, strings and bytes in each of their encodings. */
+static void echo_values(struct hp_vm *vm)
+{
 	/* A quiet NaN with a payload: the bytes must come back unchanged. */
 	uint64_t nan_bits = 0x7ff8000000000123ull;
 	double nan_payload;
 	memcpy(&nan_payload, &nan_bits, sizeof(nan_payload));
-	echo_roundtrip(vm, "NaN with payload", p_f64, &nan_payload, "float64");
+	char s300[301];
+	memset(s300, 's', 300);
+	s300[300] = '\0';
+	/* not static: the NaN and the long string are made at run time */
+	const struct echo_value values[] = {
+		{ "nil", KT_NIL, "nil" },
+		{ "true", KT_TRUE, "bool" },
+		{ "false", KT_FALSE, "bool" },
+		{ "0", KT_INT(0), "uint" },
+		{ "1", KT_INT(1), "uint" },
+		{ "127", KT_INT(127), "uint" },
+		{ "128", KT_INT(128), "uint" },
+		{ "255", KT_INT(255), "uint" },
+		{ "256", KT_INT(256), "uint" },
+		{ "65535", KT_INT(65535), "uint" },
+		{ "65536", KT_INT(65536), "uint" },
+		{ "INT32_MAX", KT_INT(INT32_MAX), "uint" },
+		{ "INT64_MAX", KT_INT(INT64_MAX), "uint" },
+		{ "-1", KT_INT(-1), "int" },
+		{ "-32", KT_INT(-32), "int" },
+		{ "-33", KT_INT(-33), "int" },
+		{ "-128", KT_INT(-128), "int" },
+		{ "-129", KT_INT(-129), "int" },
+		{ "-32768", KT_INT(-32768), "int" },
+		{ "-32769", KT_INT(-32769), "int" },
+		{ "INT32_MIN", KT_INT(INT32_MIN), "int" },
+		{ "INT64_MIN", KT_INT(INT64_MIN), "int" },
+		{ "UINT64_MAX", KT_UINT(UINT64_MAX), "uint" },
+		{ "1.5", KT_F64(1.5), "float64" },
+		{ "-0.0", KT_F64(-0.0), "float64" },
+		{ "-inf", KT_F64(-INFINITY), "float64" },
+		{ "DBL_TRUE_MIN", KT_F64(DBL_TRUE_MIN), "float64" },
+		{ "NaN with payload", KT_F64(nan_payload), "float64" },
+		{ "0.25f", KT_F32(0.25f), "float32" },
+		{ "empty string", KT_STR(""), "str" },
+		{ "utf-8 string", KT_STR("h\xc3\xa9llo \xf0\x9f\x98\x80"), "str" },
+		{ "300-byte string", KT_STR(s300), "str" },
+		{ "empty bytes", KT_BIN("", 0), "bin" },
+	};
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
+		echo_roundtrip(vm, values[i].what, p_arg, &values[i].v, values[i].type);
+
+	/* the NaN decodes as a NaN, and as that NaN bit for bit */
+	struct kt_args a;
+	struct kt_call c;
 	msgpack_pack_double(kt_args_begin(&a, 1), nan_payload);
 	kt_call(vm, "echo", &a, &c);
 	CHECK_CALL(&c, kt_ok(&c) && c.obj.type == MSGPACK_OBJECT_FLOAT64 && isnan(c.obj.via.f64));
 	CHECK_CALL(&c, kt_is_f64_bits(&c, nan_payload));
 	kt_call_free(&c);
-	float f = 0.25f;
-	echo_roundtrip(vm, "0.25f", p_f32, &f, "float32");
-	echo_roundtrip(vm, "empty string", p_str, "", "str");
-	echo_roundtrip(vm, "utf-8 string", p_str, "h\xc3\xa9llo \xf0\x9f\x98\x80", "str");
-	char s300[301];
-	memset(s300, 's', 300);
-	s300[300] = '\0';
-	echo_roundtrip(vm, "300-byte string", p_str, s300, "str");
-	struct blob empty = { (const uint8_t *)"", 0 };
-	echo_roundtrip(vm, "empty bytes", p_bin, &empty, "bin");
+}
 
-	/* 1 MiB of bytes: every byte compared (kt_output_is compares the whole encoding). */
+/* 1 MiB of bytes: every byte compared (kt_output_is compares the whole encoding). */
+static void echo_big(struct hp_vm *vm)
+{
 	size_t big_n = 1u << 20;
 	uint8_t *big = malloc(big_n);
 	for (size_t i = 0; i < big_n; i++)
 		big[i] = (uint8_t)(i * 131 + (i >> 8) * 7 + 1);
-	struct blob bigb = { big, big_n };
-	echo_roundtrip(vm, "1 MiB bytes", p_bin, &bigb, "bin");
+	struct kt_arg bigb = KT_BIN(big, big_n);
+	echo_roundtrip(vm, "1 MiB bytes", p_arg, &bigb, "bin");
+	struct kt_args a;
+	struct kt_call c;
 	msgpack_pack_bin_with_body(kt_args_begin(&a, 1), big, big_n);
 	kt_call(vm, "echo", &a, &c);
 	CHECK_CALL(&c, kt_is_bin(&c, big, big_n));
 	kt_call_free(&c);
 	free(big);
+}
 
-	int depth = 20;
-	echo_roundtrip(vm, "arrays 20 deep", p_nested, &depth, "array");
-	echo_roundtrip(vm, "map with mixed keys", p_map, NULL, "map");
+/* Nested arrays, a map with keys of every type, ext types. */
+static void echo_structured(struct hp_vm *vm)
+{
+	static const int depth = 20;
+	static const struct {
+		const char *what;
+		pack_fn pack;
+		const void *ctx;
+		const char *type;
+	} values[] = {
+		{ "arrays 20 deep", p_nested, &depth, "array" },
+		{ "map with mixed keys", p_map, NULL, "map" },
+	};
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
+		echo_roundtrip(vm, values[i].what, values[i].pack, values[i].ctx, values[i].type);
 	/* ext reaches a function as an argument, but the host passes no ext on in a result */
 	static const pack_fn exts[] = { p_ext, p_ext_neg };
+	struct kt_args a;
+	struct kt_call c;
 	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
 		exts[i](kt_args_begin(&a, 1), NULL);
 		kt_call(vm, "echo", &a, &c);
@@ -611,8 +549,15 @@ static void test_echo(struct hp_kvm *kvm)
 	CHECK(o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == 6 &&
 	      memcmp(o->via.str.ptr, "bottom", 6) == 0);
 	kt_call_free(&c);
+}
 
-	/* echo_all: the argument array itself */
+/* echo_all: the argument array itself */
+static void echo_all(struct hp_vm *vm)
+{
+	struct kt_call c;
+	struct kt_args a;
+	msgpack_packer *pk;
+
 	kt_args_begin(&a, 0);
 	kt_call(vm, "echo_all", &a, &c);
 	CHECK_CALL(&c, kt_output_is(&c, "\x90", 1));
@@ -632,14 +577,24 @@ static void test_echo(struct hp_kvm *kvm)
 	CHECK_CALL(&c, kt_ok(&c) && c.obj.type == MSGPACK_OBJECT_ARRAY && c.obj.via.array.size == 5);
 	kt_call_free(&c);
 	msgpack_sbuffer_destroy(&copy);
+}
 
+static void test_echo(struct hp_kvm *kvm)
+{
+	struct hp_module *mod = kt_open_module(kvm, "echo", NULL);
+	struct hp_vm *vm = kt_create_vm(mod, NULL);
+
+	echo_values(vm);
+	echo_big(vm);
+	echo_structured(vm);
+	echo_all(vm);
 	/* argument count errors */
-	kt_call0(vm, "echo", &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "echo: expected 1 argument, got 0"));
-	kt_call_free(&c);
-	kt_call_ii(vm, "type_of", 1, 2, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "type_of: expected 1 argument, got 2"));
-	kt_call_free(&c);
+	static const struct kt_case echo_count_errors[] = {
+		KT_CASE("echo", KT_NOARGS, KT_GUEST_ERROR("echo: expected 1 argument, got 0")),
+		KT_CASE("type_of", KT_ARGS(KT_INT(1), KT_INT(2)),
+			KT_GUEST_ERROR("type_of: expected 1 argument, got 2")),
+	};
+	KT_RUN_CASES(vm, echo_count_errors);
 
 	hp_vm_destroy(vm);
 	hp_module_close(mod);
@@ -647,12 +602,66 @@ static void test_echo(struct hp_kvm *kvm)
 
 /* --- strings -------------------------------------------------------------------------------- */
 
+/* length: bytes of a string or bin; crc32: the standard check value */
+static const struct kt_case strings_cases[] = {
+	KT_CASE("length", KT_ARGS(KT_STR("h\xc3\xa9llo\xf0\x9f\x98\x80")), KT_IS_U64(10)),
+	KT_CASE("length", KT_ARGS(KT_STR("")), KT_IS_U64(0)),
+	KT_CASE("length", KT_ARGS(KT_BIN("\0\0\0", 3)), KT_IS_U64(3)),
+	KT_CASE("length", KT_ARGS(KT_INT(5)),
+		KT_GUEST_ERROR("length: argument 1 must be a string, got an integer")),
+	KT_CASE("upper", KT_ARGS(KT_INT(5)),
+		KT_GUEST_ERROR("upper: argument 1 must be a string, got an integer")),
+	KT_CASE("crc32", KT_ARGS(KT_STR("123456789")), KT_IS_U64(0xCBF43926u)),
+	KT_CASE("crc32", KT_ARGS(KT_STR("")), KT_IS_U64(0)),
+	KT_CASE("crc32", KT_ARGS(KT_STR("The quick brown fox jumps over the lazy dog")),
+		KT_IS_U64(0x414FA339u)),
+	KT_CASE("crc32", KT_NOARGS, KT_GUEST_ERROR("crc32: expected 1 argument, got 0")),
+};
+
+/* sha256: standard vectors, then sizes around the padding boundary and 1 MiB, all against the
+ * host implementation */
+static void strings_sha256(struct hp_vm *vm)
+{
+	struct kt_call c;
+	struct kt_args a;
+	uint8_t want[32];
+
+	static const struct {
+		struct kt_arg args[KT_MAX_ARGS];
+		const char *digest;
+	} vectors[] = {
+		{ KT_ARGS(KT_STR("abc")), SHA256_ABC },
+		{ KT_ARGS(KT_STR("")), SHA256_EMPTY },
+		{ KT_ARGS(KT_BIN("", 0)), SHA256_EMPTY },
+	};
+	for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
+		hex_to_bytes(vectors[i].digest, want, 32);
+		kt_call_args(vm, "sha256", vectors[i].args, &c);
+		CHECK_CALL(&c, kt_is_bin(&c, want, 32));
+		kt_call_free(&c);
+	}
+
+	size_t big_n = 1u << 20;
+	uint8_t *big = malloc(big_n);
+	for (size_t i = 0; i < big_n; i++)
+		big[i] = (uint8_t)((i * 2654435761u) >> 13);
+	static const size_t sizes[] = { 1, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 1000, 4097,
+					1u << 20 };
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		host_sha256(big, sizes[i], want);
+		msgpack_pack_bin_with_body(kt_args_begin(&a, 1), big, sizes[i]);
+		kt_call(vm, "sha256", &a, &c);
+		CHECK_MSG(kt_is_bin(&c, want, 32), "sha256 of %zu bytes: %s", sizes[i], kt_describe(&c));
+		kt_call_free(&c);
+	}
+	free(big);
+}
+
 static void test_strings(struct hp_kvm *kvm)
 {
 	struct hp_module *mod = kt_open_module(kvm, "strings", NULL);
 	struct hp_vm *vm = kt_create_vm(mod, NULL);
 	struct kt_call c;
-	struct kt_args a;
 
 	static const char *const cases[][4] = {
 		/* input, upper, lower, reverse */
@@ -686,71 +695,8 @@ static void test_strings(struct hp_kvm *kvm)
 	kt_call_s(vm, "upper", "ok", &c);
 	CHECK_CALL(&c, kt_is_cstr(&c, "OK"));
 	kt_call_free(&c);
-
-	/* length: bytes of a string or bin */
-	kt_call_s(vm, "length", "h\xc3\xa9llo\xf0\x9f\x98\x80", &c);
-	CHECK_CALL(&c, kt_is_u64(&c, 10));
-	kt_call_free(&c);
-	kt_call_s(vm, "length", "", &c);
-	CHECK_CALL(&c, kt_is_u64(&c, 0));
-	kt_call_free(&c);
-	msgpack_pack_bin_with_body(kt_args_begin(&a, 1), "\0\0\0", 3);
-	kt_call(vm, "length", &a, &c);
-	CHECK_CALL(&c, kt_is_u64(&c, 3));
-	kt_call_free(&c);
-	kt_call_i(vm, "length", 5, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR,
-				    "length: argument 1 must be a string, got an integer"));
-	kt_call_free(&c);
-	kt_call_i(vm, "upper", 5, &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR,
-				    "upper: argument 1 must be a string, got an integer"));
-	kt_call_free(&c);
-
-	/* crc32 (the standard check value) */
-	kt_call_s(vm, "crc32", "123456789", &c);
-	CHECK_CALL(&c, kt_is_u64(&c, 0xCBF43926u));
-	kt_call_free(&c);
-	kt_call_s(vm, "crc32", "", &c);
-	CHECK_CALL(&c, kt_is_u64(&c, 0));
-	kt_call_free(&c);
-	kt_call_s(vm, "crc32", "The quick brown fox jumps over the lazy dog", &c);
-	CHECK_CALL(&c, kt_is_u64(&c, 0x414FA339u));
-	kt_call_free(&c);
-	kt_call0(vm, "crc32", &c);
-	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "crc32: expected 1 argument, got 0"));
-	kt_call_free(&c);
-
-	/* sha256: standard vectors, then sizes around the padding boundary and 1 MiB, all
-	 * against the host implementation */
-	uint8_t want[32];
-	hex_to_bytes(SHA256_ABC, want, 32);
-	kt_call_s(vm, "sha256", "abc", &c);
-	CHECK_CALL(&c, kt_is_bin(&c, want, 32));
-	kt_call_free(&c);
-	hex_to_bytes(SHA256_EMPTY, want, 32);
-	kt_call_s(vm, "sha256", "", &c);
-	CHECK_CALL(&c, kt_is_bin(&c, want, 32));
-	kt_call_free(&c);
-	msgpack_pack_bin_with_body(kt_args_begin(&a, 1), "", 0);
-	kt_call(vm, "sha256", &a, &c);
-	CHECK_CALL(&c, kt_is_bin(&c, want, 32));
-	kt_call_free(&c);
-
-	size_t big_n = 1u << 20;
-	uint8_t *big = malloc(big_n);
-	for (size_t i = 0; i < big_n; i++)
-		big[i] = (uint8_t)((i * 2654435761u) >> 13);
-	static const size_t sizes[] = { 1, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 1000, 4097,
-					1u << 20 };
-	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		host_sha256(big, sizes[i], want);
-		msgpack_pack_bin_with_body(kt_args_begin(&a, 1), big, sizes[i]);
-		kt_call(vm, "sha256", &a, &c);
-		CHECK_MSG(kt_is_bin(&c, want, 32), "sha256 of %zu bytes: %s", sizes[i], kt_describe(&c));
-		kt_call_free(&c);
-	}
-	free(big);
+	KT_RUN_CASES(vm, strings_cases);
+	strings_sha256(vm);
 
 	hp_vm_destroy(vm);
 	hp_module_close(mod);
@@ -776,37 +722,58 @@ static void eval_err(struct hp_vm *vm, const char *expr, const char *msg)
 	kt_call_free(&c);
 }
 
-static void test_calc(struct hp_kvm *kvm)
+/* expressions and their values */
+static const struct {
+	const char *expr;
+	double want;
+} calc_values[] = {
+	{ "1 + 2", 3.0 },
+	{ "2 * (3 + 4) ^ 2 - sqrt(16)", 94.0 },
+	{ "1 / 4", 0.25 },
+	{ "1 / 3", 1.0 / 3.0 },
+	{ "0.1 + 0.2", 0.1 + 0.2 },
+	{ "7 % 3", 1.0 },
+	{ "-2 ^ 2", -4.0 },
+	{ "2 ^ 3 ^ 2", 512.0 },
+	{ "--3", 3.0 },
+	{ "+5 - -5", 10.0 },
+	{ "2e3 + 1.5e-1", 2000.15 },
+	{ ".5 * 4", 2.0 },
+	{ "max(3, 7) + min(1, 2)", 8.0 },
+	{ "abs(-2.5) + floor(1.9) + ceil(1.1)", 5.5 },
+	{ "hypot(5, 12)", 13.0 },
+	{ "pow(2, 10)", 1024.0 },
+	{ "pi", M_PI },
+	{ "e", M_E },
+	{ "ln(1) + exp(0) + sin(0) + cos(0)", 2.0 },
+	{ "1 / 0", INFINITY },
+	{ "  ( ( 42 ) )  ", 42.0 },
+};
+
+/* syntax errors: GUEST_ERROR with "eval: " and the reason (and offset) */
+static const struct {
+	const char *expr;
+	const char *msg;
+} calc_errors[] = {
+	{ "", "unexpected end of expression at offset 0" },
+	{ "1 +", "unexpected end of expression at offset 3" },
+	{ "(1", "expected ')'" },
+	{ "1 2", "unexpected trailing input at offset 2" },
+	{ "1 $ 2", "unexpected trailing input" },
+	{ "$", "unexpected character at offset 0" },
+	{ "foo", "unknown variable" },
+	{ "foo(1)", "unknown function" },
+	{ "sqrt(1, 2)", "wrong number of arguments" },
+	{ "max(1, 2, 3)", "too many arguments" },
+};
+
+/* variables from a map */
+static void calc_variables(struct hp_vm *vm)
 {
-	struct hp_module *mod = kt_open_module(kvm, "calc", NULL);
-	struct hp_vm *vm = kt_create_vm(mod, NULL);
 	struct kt_call c;
 	struct kt_args a;
 	msgpack_packer *pk;
 
-	eval_ok(vm, "1 + 2", 3.0);
-	eval_ok(vm, "2 * (3 + 4) ^ 2 - sqrt(16)", 94.0);
-	eval_ok(vm, "1 / 4", 0.25);
-	eval_ok(vm, "1 / 3", 1.0 / 3.0);
-	eval_ok(vm, "0.1 + 0.2", 0.1 + 0.2);
-	eval_ok(vm, "7 % 3", 1.0);
-	eval_ok(vm, "-2 ^ 2", -4.0);
-	eval_ok(vm, "2 ^ 3 ^ 2", 512.0);
-	eval_ok(vm, "--3", 3.0);
-	eval_ok(vm, "+5 - -5", 10.0);
-	eval_ok(vm, "2e3 + 1.5e-1", 2000.15);
-	eval_ok(vm, ".5 * 4", 2.0);
-	eval_ok(vm, "max(3, 7) + min(1, 2)", 8.0);
-	eval_ok(vm, "abs(-2.5) + floor(1.9) + ceil(1.1)", 5.5);
-	eval_ok(vm, "hypot(5, 12)", 13.0);
-	eval_ok(vm, "pow(2, 10)", 1024.0);
-	eval_ok(vm, "pi", M_PI);
-	eval_ok(vm, "e", M_E);
-	eval_ok(vm, "ln(1) + exp(0) + sin(0) + cos(0)", 2.0);
-	eval_ok(vm, "1 / 0", INFINITY);
-	eval_ok(vm, "  ( ( 42 ) )  ", 42.0);
-
-	/* variables from a map */
 	pk = kt_args_begin(&a, 2);
 	kt_pack_cstr(pk, "x * y + 1");
 	msgpack_pack_map(pk, 2);
@@ -837,18 +804,19 @@ static void test_calc(struct hp_kvm *kvm)
 	kt_call(vm, "eval", &a, &c);
 	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "eval: variable is not a number"));
 	kt_call_free(&c);
+}
 
-	/* syntax errors: GUEST_ERROR with "eval: " and the reason (and offset) */
-	eval_err(vm, "", "unexpected end of expression at offset 0");
-	eval_err(vm, "1 +", "unexpected end of expression at offset 3");
-	eval_err(vm, "(1", "expected ')'");
-	eval_err(vm, "1 2", "unexpected trailing input at offset 2");
-	eval_err(vm, "1 $ 2", "unexpected trailing input");
-	eval_err(vm, "$", "unexpected character at offset 0");
-	eval_err(vm, "foo", "unknown variable");
-	eval_err(vm, "foo(1)", "unknown function");
-	eval_err(vm, "sqrt(1, 2)", "wrong number of arguments");
-	eval_err(vm, "max(1, 2, 3)", "too many arguments");
+static void test_calc(struct hp_kvm *kvm)
+{
+	struct hp_module *mod = kt_open_module(kvm, "calc", NULL);
+	struct hp_vm *vm = kt_create_vm(mod, NULL);
+	struct kt_call c;
+
+	for (size_t i = 0; i < sizeof(calc_values) / sizeof(calc_values[0]); i++)
+		eval_ok(vm, calc_values[i].expr, calc_values[i].want);
+	calc_variables(vm);
+	for (size_t i = 0; i < sizeof(calc_errors) / sizeof(calc_errors[0]); i++)
+		eval_err(vm, calc_errors[i].expr, calc_errors[i].msg);
 	char deep[1000];
 	size_t n = 0;
 	for (int i = 0; i < 300; i++)

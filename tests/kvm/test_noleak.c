@@ -21,8 +21,7 @@
 #include <time.h>
 
 #include "kvmtest.h"
-#define CANARY_SHARED_ONLY
-#include "modules/canary.c"
+#include "modules/canary.h"
 
 #define CANARY_TAG 0xca9a000000000000ull
 #define TAG_MASK 0xffff000000000000ull
@@ -241,11 +240,36 @@ static void fpu_check_reset_values(const struct fpu_dump *d, const char *what)
 			  "%s: upper ymm halves are not zero at entry", what);
 }
 
-static void capture_snapshot(struct hp_module *mod)
+/* A fresh VM's call of fn, whose result is a bin of len bytes: normalised into dst. */
+static void snap_bin(struct hp_module *mod, void (*fn)(struct hp_vm *, struct kt_call *),
+		     void *dst, size_t len)
+{
+	struct kt_call c;
+	const void *p;
+	struct hp_vm *vm = fresh_call(mod, fn, &c);
+	CHECK_CALL(&c, kt_ok(&c) && get_bin(&c.obj, &p, len));
+	if (kt_ok(&c) && get_bin(&c.obj, &p, len))
+		normalise(dst, p, len, base_canary);
+	kt_call_free(&c);
+	hp_vm_destroy(vm);
+}
+
+/* A fresh VM's call of fn, whose result is an array of n integers: into dst. */
+static void snap_u64s(struct hp_module *mod, void (*fn)(struct hp_vm *, struct kt_call *),
+		      uint32_t n, uint64_t *dst)
+{
+	struct kt_call c;
+	struct hp_vm *vm = fresh_call(mod, fn, &c);
+	CHECK_CALL(&c, arr_u64(&c, n, dst));
+	kt_call_free(&c);
+	hp_vm_destroy(vm);
+}
+
+/* The static, a heap block, fresh heap beyond anything init touched, uninitialised stack. */
+static void snap_memory(struct hp_module *mod)
 {
 	struct kt_call c;
 	struct hp_vm *vm;
-	base_canary = next_canary();
 
 	vm = fresh_call(mod, b_global, &c);
 	CHECK_CALL(&c, kt_is_u64(&c, G_INIT));
@@ -266,67 +290,47 @@ static void capture_snapshot(struct hp_module *mod)
 	/* fresh heap memory beyond what init used is zero (the snapshot's bytes) */
 	CHECK_MSG(memcmp(snap.heap, zero64, 64) == 0, "malloc(64) in a fresh VM is not zeroed");
 
-	vm = fresh_call(mod, b_late, &c);
-	CHECK_CALL(&c, arr_u64(&c, 2 + HEAP_LATE_PROBES, snap.late));
-	kt_call_free(&c);
-	hp_vm_destroy(vm);
+	snap_u64s(mod, b_late, 2 + HEAP_LATE_PROBES, snap.late);
 	for (int i = 1; i < 2 + HEAP_LATE_PROBES; i++)
 		CHECK_MSG(snap.late[i] == 0, "heap_late item %d of a fresh VM is %#" PRIx64, i,
 			  snap.late[i]);
 
-	vm = fresh_call(mod, b_stack, &c);
-	CHECK_CALL(&c, kt_ok(&c) && get_bin(&c.obj, &p, sizeof(snap.stack)));
-	if (kt_ok(&c) && get_bin(&c.obj, &p, sizeof(snap.stack)))
-		normalise(snap.stack, p, sizeof(snap.stack), base_canary);
-	kt_call_free(&c);
-	hp_vm_destroy(vm);
+	snap_bin(mod, b_stack, snap.stack, sizeof(snap.stack));
+}
 
-	vm = fresh_call(mod, b_sse, &c);
-	CHECK_CALL(&c, kt_ok(&c) && get_bin(&c.obj, &p, sizeof(struct fpu_dump)));
-	if (kt_ok(&c) && get_bin(&c.obj, &p, sizeof(struct fpu_dump)))
-		normalise((uint8_t *)&snap.fpu_sse, p, sizeof(struct fpu_dump), base_canary);
-	kt_call_free(&c);
-	hp_vm_destroy(vm);
+/* The x87/SSE/AVX state at a function's entry: the reset values. */
+static void snap_fpu(struct hp_module *mod)
+{
+	snap_bin(mod, b_sse, &snap.fpu_sse, sizeof(struct fpu_dump));
 	have_avx = snap.fpu_sse.have_avx;
 	fpu_check_reset_values(&snap.fpu_sse, "sse, fresh VM");
 	if (have_avx) {
-		vm = fresh_call(mod, b_avx, &c);
-		CHECK_CALL(&c, kt_ok(&c) && get_bin(&c.obj, &p, sizeof(struct fpu_dump)));
-		if (kt_ok(&c) && get_bin(&c.obj, &p, sizeof(struct fpu_dump)))
-			normalise((uint8_t *)&snap.fpu_avx, p, sizeof(struct fpu_dump), base_canary);
-		kt_call_free(&c);
-		hp_vm_destroy(vm);
+		snap_bin(mod, b_avx, &snap.fpu_avx, sizeof(struct fpu_dump));
 		fpu_check_reset_values(&snap.fpu_avx, "avx, fresh VM");
 	}
+}
 
-	vm = fresh_call(mod, b_seg, &c);
-	CHECK_CALL(&c, arr_u64(&c, 8, snap.seg));
-	kt_call_free(&c);
-	hp_vm_destroy(vm);
-	CHECK_MSG(snap.seg[6] == MARKER && snap.seg[7] == MARKER,
-		  "fresh VM: %%fs:/%%gs: reads give %#" PRIx64 "/%#" PRIx64 ", not the marker (bases not 0)",
-		  snap.seg[6], snap.seg[7]);
-
-	vm = fresh_call(mod, b_oom, &c);
-	CHECK_CALL(&c, arr_u64(&c, 2, snap.oom));
-	kt_call_free(&c);
-	hp_vm_destroy(vm);
-	CHECK_MSG(snap.oom[0] >= 8, "oom: a fresh VM got only %" PRIu64 " MiB of a 16 MiB heap",
-		  snap.oom[0]);
-
+/* dirty(0) finds every page of the buffer holding the init pattern. */
+static void snap_dirty(struct hp_module *mod)
+{
+	struct kt_call c;
 	static const unsigned words[3] = DIRTY_WORDS;
 	for (uint64_t pg = 0; pg < DIRTY_PAGES; pg++)
 		for (int i = 0; i < 3; i++)
 			snap.dirty_sum += dirty_init(pg, words[i]);
-	vm = fresh_call(mod, b_dirty, &c);
+	struct hp_vm *vm = fresh_call(mod, b_dirty, &c);
 	uint64_t d[3];
 	CHECK_CALL(&c, arr_u64(&c, 3, d) && d[0] == 0 && d[1] == UINT64_MAX && d[2] == snap.dirty_sum);
 	kt_call_free(&c);
 	hp_vm_destroy(vm);
+}
 
-	/* Which selectors this hypervisor lets module code load: the test only counts a
-	 * selector load as a written canary when the selector reads back as written. */
-	vm = new_vm(mod, HP_RESTORE_DIRTYLOG_MEMCPY);
+/* Which selectors this hypervisor lets module code load: the test only counts a selector load
+ * as a written canary when the selector reads back as written. */
+static void snap_selectors(struct hp_module *mod)
+{
+	struct kt_call c;
+	struct hp_vm *vm = new_vm(mod, HP_RESTORE_DIRTYLOG_MEMCPY);
 	for (size_t k = 0; k < sizeof(sel_candidates) / sizeof(*sel_candidates); k++) {
 		uint64_t s[4] = { sel_candidates[k], sel_candidates[k], sel_candidates[k],
 				  sel_candidates[k] }, r[4] = { 0 };
@@ -343,9 +347,13 @@ static void capture_snapshot(struct hp_module *mod)
 	hp_vm_destroy(vm);
 	CHECK_MSG(snap.nsel_ok >= 2, "fewer than 2 selectors load as written: the selector checks "
 		  "would prove nothing");
+}
 
-	/* wrfsbase: #UD unless CR4.FSGSBASE; either is fine, a leak of the base is not */
-	vm = new_vm(mod, HP_RESTORE_DIRTYLOG_MEMCPY);
+/* wrfsbase: #UD unless CR4.FSGSBASE; either is fine, a leak of the base is not */
+static void snap_bases(struct hp_module *mod)
+{
+	struct kt_call c;
+	struct hp_vm *vm = new_vm(mod, HP_RESTORE_DIRTYLOG_MEMCPY);
 	uint64_t fb = 0x00007ca900001000ull, gb = 0x00007ca900002000ull, rb[2];
 	call_uu(vm, "fsgs_wrbase", fb, gb, &c);
 	if (c.rc < 0) {
@@ -365,6 +373,23 @@ static void capture_snapshot(struct hp_module *mod)
 		kt_call_free(&c);
 		hp_vm_destroy(vm);
 	}
+}
+
+static void capture_snapshot(struct hp_module *mod)
+{
+	base_canary = next_canary();
+	snap_memory(mod);
+	snap_fpu(mod);
+	snap_u64s(mod, b_seg, 8, snap.seg);
+	CHECK_MSG(snap.seg[6] == MARKER && snap.seg[7] == MARKER,
+		  "fresh VM: %%fs:/%%gs: reads give %#" PRIx64 "/%#" PRIx64 ", not the marker (bases not 0)",
+		  snap.seg[6], snap.seg[7]);
+	snap_u64s(mod, b_oom, 2, snap.oom);
+	CHECK_MSG(snap.oom[0] >= 8, "oom: a fresh VM got only %" PRIu64 " MiB of a 16 MiB heap",
+		  snap.oom[0]);
+	snap_dirty(mod);
+	snap_selectors(mod);
+	snap_bases(mod);
 	printf("  snapshot: ds %#" PRIx64 " es %#" PRIx64 " fs %#" PRIx64 " gs %#" PRIx64 " ss %#" PRIx64
 	       " cs %#" PRIx64 ", fs/gs base %#" PRIx64 "/%#" PRIx64 ", avx %d, oom %" PRIu64
 	       " MiB + %" PRIu64 " x 4 KiB, heap block %#" PRIx64 "\n",
@@ -416,120 +441,178 @@ static void check_fpu(const struct where *w, int op, const struct kt_call *c, ui
 	}
 }
 
-/* Runs one operation with a fresh canary; false if a check failed. */
-static void run_op(struct hp_vm *vm, int op, const struct where *w)
+/* Each operation: one or more calls with the canary, checked against the snapshot. */
+typedef void op_fn(struct hp_vm *vm, int op, const struct where *w, uint64_t canary);
+
+static void op_global(struct hp_vm *vm, int op, const struct where *w, uint64_t canary)
 {
 	struct kt_call c;
-	uint64_t canary = next_canary(), v[8];
+	call_u(vm, "global", canary, &c);
+	EXPECT(kt_is_u64(&c, G_INIT), AT "%s, expected %#llx", AT_ARGS(w, op), kt_describe(&c),
+	       G_INIT);
+	kt_call_free(&c);
+}
+
+static void op_heap(struct hp_vm *vm, int op, const struct where *w, uint64_t canary)
+{
+	struct kt_call c;
+	const void *p;
+	call_u(vm, "heap", canary, &c);
+	EXPECT(kt_ok(&c) && c.obj.type == MSGPACK_OBJECT_ARRAY && c.obj.via.array.size == 2 &&
+		       c.obj.via.array.ptr[0].via.u64 == snap.heap_addr &&
+		       get_bin(&c.obj.via.array.ptr[1], &p, 64) && memcmp(p, snap.heap, 64) == 0,
+	       AT "%s; expected the block at %#" PRIx64 " holding the snapshot's bytes",
+	       AT_ARGS(w, op), kt_describe(&c), snap.heap_addr);
+	kt_call_free(&c);
+}
+
+static void op_heap_late(struct hp_vm *vm, int op, const struct where *w, uint64_t canary)
+{
+	struct kt_call c;
+	uint64_t v[8];
+	call_u(vm, "heap_late", canary, &c);
+	EXPECT(arr_u64(&c, 2 + HEAP_LATE_PROBES, v) && memcmp(v, snap.late, sizeof(snap.late)) == 0,
+	       AT "%s", AT_ARGS(w, op), kt_describe(&c));
+	kt_call_free(&c);
+}
+
+static void op_stack(struct hp_vm *vm, int op, const struct where *w, uint64_t canary)
+{
+	struct kt_call c;
 	const void *p;
 	uint64_t first = 0;
 	size_t at = 0;
-	switch (op) {
-	case OP_GLOBAL:
-		call_u(vm, "global", canary, &c);
-		EXPECT(kt_is_u64(&c, G_INIT), AT "%s, expected %#llx", AT_ARGS(w, op), kt_describe(&c),
-		       G_INIT);
-		break;
-	case OP_HEAP:
-		call_u(vm, "heap", canary, &c);
-		EXPECT(kt_ok(&c) && c.obj.type == MSGPACK_OBJECT_ARRAY && c.obj.via.array.size == 2 &&
-			       c.obj.via.array.ptr[0].via.u64 == snap.heap_addr &&
-			       get_bin(&c.obj.via.array.ptr[1], &p, 64) && memcmp(p, snap.heap, 64) == 0,
-		       AT "%s; expected the block at %#" PRIx64 " holding the snapshot's bytes",
-		       AT_ARGS(w, op), kt_describe(&c), snap.heap_addr);
-		break;
-	case OP_HEAP_LATE:
-		call_u(vm, "heap_late", canary, &c);
-		EXPECT(arr_u64(&c, 2 + HEAP_LATE_PROBES, v) &&
-			       memcmp(v, snap.late, sizeof(snap.late)) == 0,
-		       AT "%s", AT_ARGS(w, op), kt_describe(&c));
-		break;
-	case OP_STACK: {
-		call_u(vm, "stack", canary, &c);
-		uint8_t norm[STACK_WORDS * 8];
-		if (!kt_ok(&c) || !get_bin(&c.obj, &p, sizeof(norm))) {
-			EXPECT(0, AT "%s", AT_ARGS(w, op), kt_describe(&c));
-			break;
-		}
-		unsigned n = foreign_canaries(p, sizeof(norm), canary, &first, &at);
-		EXPECT(n == 0, AT "%u words of earlier canaries in uninitialised stack, first %#" PRIx64
-		       " at byte %zu", AT_ARGS(w, op), n, first, at);
-		normalise(norm, p, sizeof(norm), canary);
-		EXPECT(memcmp(norm, snap.stack, sizeof(norm)) == 0,
-		       AT "uninitialised stack differs from the snapshot's", AT_ARGS(w, op));
-		break;
-	}
-	case OP_SSE:
-	case OP_AVX:
-		if (op == OP_AVX && !have_avx)
-			return;
-		call_u(vm, op == OP_SSE ? "sse" : "avx", canary, &c);
-		check_fpu(w, op, &c, canary);
-		break;
-	case OP_SEL: {
-		if (snap.nsel_ok < 2)
-			return; /* reported by capture_snapshot */
-		/* load selectors that differ from the snapshot's (they read back as written), then
-		 * the next call must see the snapshot's again */
-		uint64_t s[4], r[4];
-		for (int i = 0; i < 4; i++) {
-			unsigned k = (unsigned)((canary >> (8 * i)) % snap.nsel_ok);
-			if (snap.sel_ok[k] == snap.seg[i])
-				k = (k + 1) % snap.nsel_ok;
-			s[i] = snap.sel_ok[k];
-		}
-		call_sel(vm, s, &c);
-		EXPECT(arr_u64(&c, 4, r) && !memcmp(r, s, sizeof(s)),
-		       AT "loading %#" PRIx64 " %#" PRIx64 " %#" PRIx64 " %#" PRIx64 ": %s", AT_ARGS(w, op),
-		       s[0], s[1], s[2], s[3], kt_describe(&c));
+	call_u(vm, "stack", canary, &c);
+	uint8_t norm[STACK_WORDS * 8];
+	if (!kt_ok(&c) || !get_bin(&c.obj, &p, sizeof(norm))) {
+		EXPECT(0, AT "%s", AT_ARGS(w, op), kt_describe(&c));
 		kt_call_free(&c);
-		kt_call0(vm, "fsgs_read", &c);
-		EXPECT(arr_u64(&c, 8, v) && !memcmp(v, snap.seg, sizeof(snap.seg)),
-		       AT "after loading ds %#" PRIx64 " es %#" PRIx64 " fs %#" PRIx64 " gs %#" PRIx64
-		       ", the next call finds [ds es fs gs ss cs %%fs:m %%gs:m] = %s; the snapshot has "
-		       "%#" PRIx64 " %#" PRIx64 " %#" PRIx64 " %#" PRIx64 " %#" PRIx64 " %#" PRIx64,
-		       AT_ARGS(w, op), s[0], s[1], s[2], s[3], kt_describe(&c), snap.seg[0], snap.seg[1],
-		       snap.seg[2], snap.seg[3], snap.seg[4], snap.seg[5]);
-		break;
+		return;
 	}
-	case OP_BASE: {
-		if (!snap.have_base)
-			return;
-		uint64_t fb = canary & 0x00007ffffffff000ull, gb = fb ^ 0x0000100000000000ull, r[2];
-		call_uu(vm, "fsgs_wrbase", fb, gb, &c);
-		EXPECT(arr_u64(&c, 2, r) && r[0] == fb && r[1] == gb, AT "wrfsbase %#" PRIx64 ": %s",
-		       AT_ARGS(w, op), fb, kt_describe(&c));
-		kt_call_free(&c);
-		kt_call0(vm, "fsgs_rdbase", &c);
-		EXPECT(arr_u64(&c, 2, r) && r[0] == snap.base[0] && r[1] == snap.base[1],
-		       AT "after wrfsbase %#" PRIx64 " the next call reads the bases %s", AT_ARGS(w, op),
-		       fb, kt_describe(&c));
-		kt_call_free(&c);
-		kt_call0(vm, "fsgs_read", &c);
-		EXPECT(arr_u64(&c, 8, v) && v[6] == MARKER && v[7] == MARKER,
-		       AT "after wrfsbase, %%fs:/%%gs: reads: %s", AT_ARGS(w, op), kt_describe(&c));
-		break;
-	}
-	case OP_DIRTY1:
-		call_uu(vm, "dirty", 1, canary, &c);
-		EXPECT(arr_u64(&c, 3, v) && v[0] == 0 && v[1] == UINT64_MAX && v[2] == snap.dirty_sum,
-		       AT "%s (expected [0, -1, %" PRIu64 "])", AT_ARGS(w, op), kt_describe(&c),
-		       snap.dirty_sum);
-		break;
-	case OP_FAULT:
-		/* a call that leaves canaries and then faults: the VM still restores */
-		call_u(vm, "scribble_fault", canary, &c);
-		EXPECT(kt_is_status(&c, -1, HP_E_GUEST_FAULT, "general protection"), AT "%s",
-		       AT_ARGS(w, op), kt_describe(&c));
-		break;
-	case OP_OOM:
-		kt_call0(vm, "oom", &c);
-		EXPECT(arr_u64(&c, 2, v) && v[0] == snap.oom[0] && v[1] == snap.oom[1],
-		       AT "%s, expected [%" PRIu64 ", %" PRIu64 "]", AT_ARGS(w, op), kt_describe(&c),
-		       snap.oom[0], snap.oom[1]);
-		break;
-	}
+	unsigned n = foreign_canaries(p, sizeof(norm), canary, &first, &at);
+	EXPECT(n == 0, AT "%u words of earlier canaries in uninitialised stack, first %#" PRIx64
+	       " at byte %zu", AT_ARGS(w, op), n, first, at);
+	normalise(norm, p, sizeof(norm), canary);
+	EXPECT(memcmp(norm, snap.stack, sizeof(norm)) == 0,
+	       AT "uninitialised stack differs from the snapshot's", AT_ARGS(w, op));
 	kt_call_free(&c);
+}
+
+/* OP_SSE and OP_AVX */
+static void op_fpu(struct hp_vm *vm, int op, const struct where *w, uint64_t canary)
+{
+	if (op == OP_AVX && !have_avx)
+		return;
+	struct kt_call c;
+	call_u(vm, op == OP_SSE ? "sse" : "avx", canary, &c);
+	check_fpu(w, op, &c, canary);
+	kt_call_free(&c);
+}
+
+static void op_sel(struct hp_vm *vm, int op, const struct where *w, uint64_t canary)
+{
+	if (snap.nsel_ok < 2)
+		return; /* reported by capture_snapshot */
+	struct kt_call c;
+	uint64_t v[8];
+	/* load selectors that differ from the snapshot's (they read back as written), then the
+	 * next call must see the snapshot's again */
+	uint64_t s[4], r[4];
+	for (int i = 0; i < 4; i++) {
+		unsigned k = (unsigned)((canary >> (8 * i)) % snap.nsel_ok);
+		if (snap.sel_ok[k] == snap.seg[i])
+			k = (k + 1) % snap.nsel_ok;
+		s[i] = snap.sel_ok[k];
+	}
+	call_sel(vm, s, &c);
+	EXPECT(arr_u64(&c, 4, r) && !memcmp(r, s, sizeof(s)),
+	       AT "loading %#" PRIx64 " %#" PRIx64 " %#" PRIx64 " %#" PRIx64 ": %s", AT_ARGS(w, op),
+	       s[0], s[1], s[2], s[3], kt_describe(&c));
+	kt_call_free(&c);
+	kt_call0(vm, "fsgs_read", &c);
+	EXPECT(arr_u64(&c, 8, v) && !memcmp(v, snap.seg, sizeof(snap.seg)),
+	       AT "after loading ds %#" PRIx64 " es %#" PRIx64 " fs %#" PRIx64 " gs %#" PRIx64
+	       ", the next call finds [ds es fs gs ss cs %%fs:m %%gs:m] = %s; the snapshot has "
+	       "%#" PRIx64 " %#" PRIx64 " %#" PRIx64 " %#" PRIx64 " %#" PRIx64 " %#" PRIx64,
+	       AT_ARGS(w, op), s[0], s[1], s[2], s[3], kt_describe(&c), snap.seg[0], snap.seg[1],
+	       snap.seg[2], snap.seg[3], snap.seg[4], snap.seg[5]);
+	kt_call_free(&c);
+}
+
+static void op_base(struct hp_vm *vm, int op, const struct where *w, uint64_t canary)
+{
+	if (!snap.have_base)
+		return;
+	struct kt_call c;
+	uint64_t v[8];
+	uint64_t fb = canary & 0x00007ffffffff000ull, gb = fb ^ 0x0000100000000000ull, r[2];
+	call_uu(vm, "fsgs_wrbase", fb, gb, &c);
+	EXPECT(arr_u64(&c, 2, r) && r[0] == fb && r[1] == gb, AT "wrfsbase %#" PRIx64 ": %s",
+	       AT_ARGS(w, op), fb, kt_describe(&c));
+	kt_call_free(&c);
+	kt_call0(vm, "fsgs_rdbase", &c);
+	EXPECT(arr_u64(&c, 2, r) && r[0] == snap.base[0] && r[1] == snap.base[1],
+	       AT "after wrfsbase %#" PRIx64 " the next call reads the bases %s", AT_ARGS(w, op),
+	       fb, kt_describe(&c));
+	kt_call_free(&c);
+	kt_call0(vm, "fsgs_read", &c);
+	EXPECT(arr_u64(&c, 8, v) && v[6] == MARKER && v[7] == MARKER,
+	       AT "after wrfsbase, %%fs:/%%gs: reads: %s", AT_ARGS(w, op), kt_describe(&c));
+	kt_call_free(&c);
+}
+
+static void op_dirty1(struct hp_vm *vm, int op, const struct where *w, uint64_t canary)
+{
+	struct kt_call c;
+	uint64_t v[8];
+	call_uu(vm, "dirty", 1, canary, &c);
+	EXPECT(arr_u64(&c, 3, v) && v[0] == 0 && v[1] == UINT64_MAX && v[2] == snap.dirty_sum,
+	       AT "%s (expected [0, -1, %" PRIu64 "])", AT_ARGS(w, op), kt_describe(&c),
+	       snap.dirty_sum);
+	kt_call_free(&c);
+}
+
+/* a call that leaves canaries and then faults: the VM still restores */
+static void op_fault(struct hp_vm *vm, int op, const struct where *w, uint64_t canary)
+{
+	struct kt_call c;
+	call_u(vm, "scribble_fault", canary, &c);
+	EXPECT(kt_is_status(&c, -1, HP_E_GUEST_FAULT, "general protection"), AT "%s",
+	       AT_ARGS(w, op), kt_describe(&c));
+	kt_call_free(&c);
+}
+
+static void op_oom(struct hp_vm *vm, int op, const struct where *w, uint64_t canary)
+{
+	(void)canary;
+	struct kt_call c;
+	uint64_t v[8];
+	kt_call0(vm, "oom", &c);
+	EXPECT(arr_u64(&c, 2, v) && v[0] == snap.oom[0] && v[1] == snap.oom[1],
+	       AT "%s, expected [%" PRIu64 ", %" PRIu64 "]", AT_ARGS(w, op), kt_describe(&c),
+	       snap.oom[0], snap.oom[1]);
+	kt_call_free(&c);
+}
+
+static op_fn *const op_run[] = {
+	[OP_GLOBAL] = op_global,
+	[OP_HEAP] = op_heap,
+	[OP_STACK] = op_stack,
+	[OP_SSE] = op_fpu,
+	[OP_AVX] = op_fpu,
+	[OP_SEL] = op_sel,
+	[OP_BASE] = op_base,
+	[OP_DIRTY1] = op_dirty1,
+	[OP_FAULT] = op_fault,
+	[OP_HEAP_LATE] = op_heap_late,
+	[OP_OOM] = op_oom,
+};
+
+/* Runs one operation with a fresh canary: one per run, also for an operation that does not
+ * apply here (avx without AVX, selectors or bases that cannot be loaded) and returns at once. */
+static void run_op(struct hp_vm *vm, int op, const struct where *w)
+{
+	op_run[op](vm, op, w, next_canary());
 }
 
 static uint64_t rng_state = 0x853c49e6748fea9bull;

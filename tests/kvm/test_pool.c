@@ -8,8 +8,7 @@
 #include <pthread.h>
 
 #include "kvmtest.h"
-#define CANARY_SHARED_ONLY
-#include "modules/canary.c"
+#include "modules/canary.h"
 
 #define CANARY_BASE 0xca9a000000000000ull
 
@@ -59,26 +58,12 @@ static void oom_mib(struct hp_vm *vm, uint64_t *mib)
 
 /* --- sizes, limits, statistics ------------------------------------------------------------ */
 
-static void pool_basics(struct hp_module *mod)
+/* A pool of (2, 4) with its 2 idle VMs: 4 gets (the 2 idle ones, then 2 new ones), a 5th that
+ * is refused, every VM answering from the snapshot, all put back: 4 idle. */
+static void pool_get_all(struct hp_pool *pool)
 {
-	struct hp_pool *pool;
 	struct hp_error err;
-	if (hp_pool_create(mod, 2, 4, NULL, NULL, &pool, &err) < 0) {
-		CHECK_MSG(0, "hp_pool_create(2, 4): %s", err.message);
-		return;
-	}
-	struct hp_pool_stats st = stats(pool, "created (2, 4)");
-	CHECK_STATS(st, "created (2, 4)", 2, 0, 2, 0);
-	CHECK_MSG(st.max == 4 && st.restore_failures == 0, "max %u restore failures %" PRIu64, st.max,
-		  st.restore_failures);
-	CHECK_MSG(st.snapshot_bytes > 0 && st.snapshot_bytes == hp_module_snapshot_bytes(mod) &&
-			  st.snapshot_bytes == kt_mem_size(mod),
-		  "snapshot_bytes %" PRIu64 ", module %" PRIu64 ", layout %" PRIu64, st.snapshot_bytes,
-		  hp_module_snapshot_bytes(mod), kt_mem_size(mod));
-	CHECK_MSG(st.idle_private_bytes <= st.idle * st.snapshot_bytes, "idle_private_bytes %" PRIu64,
-		  st.idle_private_bytes);
-
-	/* 4 VMs: the 2 idle ones, then 2 new ones */
+	struct hp_pool_stats st;
 	struct hp_vm *vms[4] = { 0 };
 	for (int i = 0; i < 4; i++)
 		CHECK_MSG(hp_pool_get(pool, &vms[i], &err) == 0 && vms[i], "get %d of 4: %s", i + 1,
@@ -111,27 +96,38 @@ static void pool_basics(struct hp_module *mod)
 	st = stats(pool, "all put back");
 	CHECK_STATS(st, "all put back", 4, 0, 4, 0);
 	CHECK_MSG(st.restore_failures == 0, "restore failures %" PRIu64, st.restore_failures);
+}
 
+/* From 4 idle VMs (4 created): shrink, grow within max, stop at max, and shrink to the one VM
+ * that pool_faulted uses. */
+static void pool_resizes(struct hp_pool *pool)
+{
+	static const struct {
+		unsigned size;
+		const char *when;
+		unsigned idle, created, destroyed; /* afterwards, none busy */
+	} steps[] = {
+		{ 1, "resize(1)", 1, 4, 3 },          /* shrink: idle 1, 3 destroyed */
+		{ 3, "resize(3)", 3, 6, 3 },          /* grow again within max */
+		{ 9, "resize(9) of max 4", 4, 7, 3 }, /* beyond max: stops at max */
+		{ 1, "resize(1) again", 1, 7, 6 },
+	};
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		struct hp_error err;
+		CHECK_MSG(hp_pool_resize(pool, steps[i].size, &err) == 0, "%s: %s", steps[i].when,
+			  err.message);
+		struct hp_pool_stats st = stats(pool, steps[i].when);
+		CHECK_STATS(st, steps[i].when, steps[i].idle, 0, steps[i].created, steps[i].destroyed);
+	}
+}
+
+/* A VM whose call faulted goes back and still serves, restored: with one VM in the pool (7
+ * created, 6 destroyed), the next get must hand that one out again. */
+static void pool_faulted(struct hp_pool *pool)
+{
+	struct hp_error err;
+	struct hp_pool_stats st;
 	struct hp_vm *vm, *again;
-
-	/* shrink: idle 1, 3 destroyed */
-	CHECK_MSG(hp_pool_resize(pool, 1, &err) == 0, "resize(1): %s", err.message);
-	st = stats(pool, "resize(1)");
-	CHECK_STATS(st, "resize(1)", 1, 0, 4, 3);
-	/* grow again within max */
-	CHECK_MSG(hp_pool_resize(pool, 3, &err) == 0, "resize(3): %s", err.message);
-	st = stats(pool, "resize(3)");
-	CHECK_STATS(st, "resize(3)", 3, 0, 6, 3);
-	/* beyond max: stops at max */
-	CHECK_MSG(hp_pool_resize(pool, 9, &err) == 0, "resize(9): %s", err.message);
-	st = stats(pool, "resize(9)");
-	CHECK_STATS(st, "resize(9) of max 4", 4, 0, 7, 3);
-
-	/* a VM whose call faulted goes back and still serves, restored: with one VM in the pool,
-	 * the next get must hand that one out again */
-	CHECK_MSG(hp_pool_resize(pool, 1, &err) == 0, "resize(1): %s", err.message);
-	st = stats(pool, "resize(1) again");
-	CHECK_STATS(st, "resize(1) again", 1, 0, 7, 6);
 	CHECK(hp_pool_get(pool, &vm, &err) == 0);
 	global_ok(vm, CANARY_BASE + 40, "before the fault");
 	struct kt_call c;
@@ -169,6 +165,31 @@ static void pool_basics(struct hp_module *mod)
 	st = stats(pool, "the end");
 	CHECK_STATS(st, "the end", 1, 0, 7, 6);
 	CHECK_MSG(st.restore_failures == 0, "restore failures %" PRIu64, st.restore_failures);
+}
+
+static void pool_basics(struct hp_module *mod)
+{
+	struct hp_pool *pool;
+	struct hp_error err;
+	if (hp_pool_create(mod, 2, 4, NULL, NULL, &pool, &err) < 0) {
+		CHECK_MSG(0, "hp_pool_create(2, 4): %s", err.message);
+		return;
+	}
+	struct hp_pool_stats st = stats(pool, "created (2, 4)");
+	CHECK_STATS(st, "created (2, 4)", 2, 0, 2, 0);
+	CHECK_MSG(st.max == 4 && st.restore_failures == 0, "max %u restore failures %" PRIu64, st.max,
+		  st.restore_failures);
+	CHECK_MSG(st.snapshot_bytes > 0 && st.snapshot_bytes == hp_module_snapshot_bytes(mod) &&
+			  st.snapshot_bytes == kt_mem_size(mod),
+		  "snapshot_bytes %" PRIu64 ", module %" PRIu64 ", layout %" PRIu64, st.snapshot_bytes,
+		  hp_module_snapshot_bytes(mod), kt_mem_size(mod));
+	CHECK_MSG(st.idle_private_bytes <= st.idle * st.snapshot_bytes, "idle_private_bytes %" PRIu64,
+		  st.idle_private_bytes);
+
+	/* one pool through all three, each continuing from the state the last one left */
+	pool_get_all(pool);
+	pool_resizes(pool);
+	pool_faulted(pool);
 	hp_pool_destroy(pool);
 
 	/* invalid sizes */

@@ -15,7 +15,7 @@
  *                      block]; then fills the block with c (not freed)
  *   stack(c)           bin: 512 words of uninitialised stack (a volatile array in a callee's
  *                      frame, read before written); then fills the array with c
- *   sse(c) / avx(c)    bin: struct fpu_dump (below) as found at function entry (an assembly stub
+ *   sse(c) / avx(c)    bin: struct fpu_dump (canary.h) as found at function entry (an assembly stub
  *                      saves it before any compiled code of the function runs); then loads c
  *                      into xmm0-15 (and, for avx, the upper halves of ymm0-15), 8 x87 registers
  *                      (mantissa = c), MXCSR = MXCSR_CANARY and FCW = FCW_CANARY
@@ -40,51 +40,12 @@
  *                      word in each; returns [MiB blocks, 4 KiB blocks]
  */
 
-/* --- shared with the tests: test_noleak.c and test_pool.c include this file with
- * CANARY_SHARED_ONLY defined, for these definitions only (one source of the expected values). */
-#ifndef CANARY_SHARED_H
-#define CANARY_SHARED_H
-#include <stdint.h>
-
-#define G_INIT 0x676c6f62616c0001ull       /* the static of global() after init */
-#define INIT_LINE "canary: init\n"         /* init prints this once per snapshot */
-#define MARKER 0x4d41524b45520001ull       /* what %fs:/%gs: reads find when the bases are 0 */
-#define MXCSR_CANARY 0xff80u               /* round toward zero, flush to zero, all masked */
-#define FCW_CANARY 0x027fu                 /* 53-bit precision, all exceptions masked */
-#define MXCSR_RESET 0x1f80u
-#define FCW_RESET 0x037fu
-#define HEAP_LATE_BYTES (3u << 20)
-#define HEAP_LATE_PROBES 5
-#define HEAP_LATE_OFFSETS { 0, 4096, 1u << 20, 2u << 20, (3u << 20) - 8 }
-#define STACK_WORDS 512
-#define DIRTY_PAGES 4096
-#define DIRTY_WORDS { 0, 256, 511 }
-
-static inline uint64_t dirty_init(uint64_t page, unsigned word)
-{
-	return 0x1d1d000000000000ull ^ page << 16 ^ word;
-}
-
-static inline uint64_t dirty_seed(uint64_t seed, uint64_t page, unsigned word)
-{
-	return seed ^ page << 16 ^ word;
-}
-
-/* What sse/avx return: the fxsave64 image (FCW at 0, FSW 2, abridged FTW 4, MXCSR 24,
- * st0-7 at 32 + 16 i, xmm0-15 at 160 + 16 i) and the upper halves of ymm0-15. */
-struct fpu_dump {
-	uint8_t fx[512];
-	uint8_t ymmh[16][16];
-	uint32_t have_avx;
-	uint32_t pad[15];
-};
-#endif
-
-#ifndef CANARY_SHARED_ONLY
 #include <hyperpool/guest.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "canary.h"
 
 /* --- global ----------------------------------------------------------------------------- */
 
@@ -611,4 +572,3 @@ HP_MODULE_INIT()
 	hp_register("oom", f_oom);
 	hp_register("scribble_fault", f_scribble_fault);
 }
-#endif /* CANARY_SHARED_ONLY */
