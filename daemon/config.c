@@ -326,14 +326,11 @@ static int on_entry(void *user, const char *section, const char *key, const char
 	return p->in_daemon ? daemon_key(p, key, value) : module_key(p, key, value);
 }
 
-static int parse_file(struct hpd_config *cfg, const char *file, char *err, size_t errlen)
+/* Parses fp (named `file` in messages) into cfg; closes fp. */
+static int parse_stream(struct hpd_config *cfg, const char *file, FILE *fp, char *err,
+			size_t errlen)
 {
-	struct parse p = { .cfg = cfg, .file = file, .err = err, .errlen = errlen };
-	p.fp = fopen(file, "re");
-	if (!p.fp) {
-		snprintf(err, errlen, "%s: %s", file, strerror(errno));
-		return -1;
-	}
+	struct parse p = { .cfg = cfg, .file = file, .fp = fp, .err = err, .errlen = errlen };
 	int rc = ini_parse_stream(read_line, &p, on_entry, &p);
 	fclose(p.fp);
 	if (p.failed)
@@ -344,6 +341,16 @@ static int parse_file(struct hpd_config *cfg, const char *file, char *err, size_
 		return -1;
 	}
 	return 0;
+}
+
+static int parse_file(struct hpd_config *cfg, const char *file, char *err, size_t errlen)
+{
+	FILE *fp = fopen(file, "re");
+	if (!fp) {
+		snprintf(err, errlen, "%s: %s", file, strerror(errno));
+		return -1;
+	}
+	return parse_stream(cfg, file, fp, err, errlen);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -490,4 +497,61 @@ bool hpd_module_allows(const struct hpd_module_cfg *m, uid_t uid, const gid_t *g
 			if (m->allow_gids[i] == gids[j])
 				return true;
 	return false;
+}
+
+int hpd_config_parse_text(const char *what, const char *text, struct hpd_config **out, char *err,
+			  size_t errlen)
+{
+	struct hpd_config *c = config_new();
+	FILE *fp = c ? fmemopen((void *)text, strlen(text), "r") : NULL;
+	if (!fp) {
+		snprintf(err, errlen, "out of memory");
+		hpd_config_free(c);
+		return -1;
+	}
+	if (parse_stream(c, what, fp, err, errlen) || validate(c, err, errlen)) {
+		hpd_config_free(c);
+		return -1;
+	}
+	*out = c;
+	return 0;
+}
+
+int hpd_module_cfg_copy(struct hpd_module_cfg *dst, const struct hpd_module_cfg *src)
+{
+	*dst = *src;
+	dst->name = strdup(src->name);
+	dst->path = strdup(src->path);
+	dst->where = strdup(src->where);
+	if (!dst->name || !dst->path || !dst->where) {
+		hpd_module_cfg_clear(dst);
+		return -1;
+	}
+	return 0;
+}
+
+void hpd_module_cfg_clear(struct hpd_module_cfg *m)
+{
+	free(m->name);
+	free(m->path);
+	free(m->where);
+	memset(m, 0, sizeof(*m));
+}
+
+static bool vm_cfg_equal(const struct hp_module_config *a, const struct hp_module_config *b)
+{
+	return a->input_size == b->input_size && a->output_size == b->output_size &&
+	       a->heap_size == b->heap_size && a->stack_size == b->stack_size &&
+	       a->restore == b->restore && a->timeout_ms == b->timeout_ms &&
+	       a->max_log_bytes == b->max_log_bytes && a->max_hypercalls == b->max_hypercalls;
+}
+
+bool hpd_module_cfg_equal(const struct hpd_module_cfg *a, const struct hpd_module_cfg *b)
+{
+	return !strcmp(a->name, b->name) && !strcmp(a->path, b->path) &&
+	       vm_cfg_equal(&a->vm, &b->vm) && a->pool_min == b->pool_min &&
+	       a->pool_max == b->pool_max && a->queue == b->queue && a->n_uids == b->n_uids &&
+	       a->n_gids == b->n_gids &&
+	       !memcmp(a->allow_uids, b->allow_uids, a->n_uids * sizeof(uid_t)) &&
+	       !memcmp(a->allow_gids, b->allow_gids, a->n_gids * sizeof(gid_t));
 }

@@ -49,6 +49,17 @@ int hpd_config_load(const char *path, const char *conf_dir, struct hpd_config **
 		    size_t errlen);
 void hpd_config_free(struct hpd_config *cfg);
 
+/* The same from text in memory (the admin `load` method builds one [module] section); `what`
+ * names it in messages. */
+int hpd_config_parse_text(const char *what, const char *text, struct hpd_config **out, char *err,
+			  size_t errlen);
+
+/* A module's configuration owned on its own (a loaded module outlives the config it came
+ * from), and whether two are the same. */
+int hpd_module_cfg_copy(struct hpd_module_cfg *dst, const struct hpd_module_cfg *src);
+void hpd_module_cfg_clear(struct hpd_module_cfg *m);
+bool hpd_module_cfg_equal(const struct hpd_module_cfg *a, const struct hpd_module_cfg *b);
+
 const struct hpd_module_cfg *hpd_config_module(const struct hpd_config *cfg, const char *name);
 
 /* May a peer with this uid and these groups (primary and supplementary) call the module? */

@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <uv.h>
 
@@ -43,8 +44,12 @@ struct hpd_job_list {
 };
 
 struct hpd_module {
-	char *name;
-	const struct hpd_module_cfg *cfg;
+	atomic_int refs;           /* the registry's, while listed, and one per job */
+	bool draining;             /* unloaded or replaced: finishes its calls, takes no new ones */
+	struct hpd_module_cfg own_cfg;
+	const struct hpd_module_cfg *cfg; /* &own_cfg */
+	char *name;                /* own_cfg.name */
+	struct stat elf;           /* the ELF file as loaded: a reload reloads a changed file */
 	struct hp_module *mod;
 	struct hp_pool *pool;
 	char **functions;          /* names the module registered, sorted, NULL-terminated */
@@ -60,9 +65,28 @@ struct hpd_module {
 	uint64_t latency[HPD_LATENCY_BUCKETS]; /* log-scale histogram of arrival -> response */
 };
 
+/* What a reload did (names, comma-separated, for the log and the `reload` result). */
+struct hpd_reload_result {
+	char loaded[1024], unloaded[1024], kept[1024];
+};
+
+/* The configured modules at start: every one loaded and warm, or -1 with err. */
 int hpd_modules_load(struct hpd *hd, char *err, size_t errlen);
+/* At exit, once no job is left. */
 void hpd_modules_free(struct hpd *hd);
+/* A listed (not draining) module by name, or NULL. */
 struct hpd_module *hpd_module_find(struct hpd *hd, const uint8_t *name, size_t len);
+void hpd_module_ref(struct hpd_module *m);
+/* The last reference frees the module: its pool (every VM), its snapshot. Any thread. */
+void hpd_module_unref(struct hpd_module *m);
+/* Loads a module from cfg (snapshot, warm pool) and lists it; its name must be free. */
+int hpd_module_add(struct hpd *hd, const struct hpd_module_cfg *cfg, char *err, size_t errlen);
+/* Unlists a module: it drains (its calls finish) and goes. */
+int hpd_module_remove(struct hpd *hd, const char *name, char *err, size_t errlen);
+/* Re-reads the configuration: new and changed modules are loaded first (all or none), then
+ * listed in place of the old; removed and replaced ones drain and go. A bad configuration is
+ * refused and the old one keeps serving. */
+int hpd_reload(struct hpd *hd, struct hpd_reload_result *res, char *err, size_t errlen);
 void hpd_module_count(struct hpd_module *m, int status, uint64_t latency_ns);
 /* Latency percentile p (0..1) in microseconds from the histogram (under stats_lock). */
 double hpd_module_percentile(const struct hpd_module *m, double p);
@@ -160,6 +184,7 @@ int hpd_systemd_listeners(struct hpd *hd, char *err, size_t errlen);
 void hpd_notify_ready(struct hpd *hd);
 void hpd_notify_status(struct hpd *hd);
 void hpd_notify_stopping(void);
+void hpd_notify_reloading(void);
 int hpd_notify_watchdog_start(struct hpd *hd);
 
 /* --- the top-level context ---------------------------------------------------------------- */
@@ -172,7 +197,8 @@ struct hpd {
 	uint64_t max_frame;
 	uint64_t start_ns;
 
-	struct hpd_module *modules;
+	const char *conf_dir;      /* --conf-dir, or NULL: <config>.d */
+	struct hpd_module **modules; /* listed modules (loop thread; workers hold references) */
 	unsigned nmodules;
 
 	/* listening */
@@ -211,5 +237,7 @@ struct hpd {
 };
 
 uint64_t hpd_now_ns(void);
+/* Reload with systemd told (RELOADING=1, then READY=1) and the outcome logged (main.c). */
+int hpd_daemon_reload(struct hpd *hd, struct hpd_reload_result *res, char *err, size_t errlen);
 
 #endif

@@ -200,6 +200,29 @@ static void pack_pool(msgpack_packer *pk, const struct hpd_module *m)
 	msgpack_pack_uint32(pk, m->cfg->pool_max);
 }
 
+static void pack_module_entry(msgpack_packer *pk, const struct hpd_module *m)
+{
+	struct hp_module_info info;
+	hp_module_info(m->mod, &info);
+	msgpack_pack_map(pk, 7);
+	pack_cstr(pk, "name");
+	pack_cstr(pk, m->name);
+	pack_cstr(pk, "path");
+	pack_cstr(pk, m->cfg->path);
+	pack_cstr(pk, "functions");
+	msgpack_pack_array(pk, m->nfunctions);
+	for (unsigned f = 0; f < m->nfunctions; f++)
+		pack_cstr(pk, m->functions[f]);
+	pack_cstr(pk, "pool");
+	pack_pool(pk, m);
+	pack_cstr(pk, "input_size");
+	msgpack_pack_uint64(pk, info.input_size);
+	pack_cstr(pk, "output_size");
+	msgpack_pack_uint64(pk, info.output_size);
+	pack_cstr(pk, "timeout_ms");
+	msgpack_pack_uint64(pk, info.timeout_ms);
+}
+
 static void method_modules(struct hpd_conn *c, uint32_t msgid)
 {
 	struct hpd *hd = c->hd;
@@ -207,28 +230,8 @@ static void method_modules(struct hpd_conn *c, uint32_t msgid)
 	msgpack_packer pk;
 	begin_result(&sb, &pk);
 	msgpack_pack_array(&pk, hd->nmodules);
-	for (unsigned i = 0; i < hd->nmodules; i++) {
-		const struct hpd_module *m = &hd->modules[i];
-		struct hp_module_info info;
-		hp_module_info(m->mod, &info);
-		msgpack_pack_map(&pk, 7);
-		pack_cstr(&pk, "name");
-		pack_cstr(&pk, m->name);
-		pack_cstr(&pk, "path");
-		pack_cstr(&pk, m->cfg->path);
-		pack_cstr(&pk, "functions");
-		msgpack_pack_array(&pk, m->nfunctions);
-		for (unsigned f = 0; f < m->nfunctions; f++)
-			pack_cstr(&pk, m->functions[f]);
-		pack_cstr(&pk, "pool");
-		pack_pool(&pk, m);
-		pack_cstr(&pk, "input_size");
-		msgpack_pack_uint64(&pk, info.input_size);
-		pack_cstr(&pk, "output_size");
-		msgpack_pack_uint64(&pk, info.output_size);
-		pack_cstr(&pk, "timeout_ms");
-		msgpack_pack_uint64(&pk, info.timeout_ms);
-	}
+	for (unsigned i = 0; i < hd->nmodules; i++)
+		pack_module_entry(&pk, hd->modules[i]);
 	send_result(c, msgid, &sb);
 }
 
@@ -322,8 +325,8 @@ static void method_stats(struct hpd_conn *c, uint32_t msgid)
 	pack_cstr(&pk, "modules");
 	msgpack_pack_map(&pk, hd->nmodules);
 	for (unsigned i = 0; i < hd->nmodules; i++) {
-		pack_cstr(&pk, hd->modules[i].name);
-		pack_module_stats(&pk, hd, &hd->modules[i]);
+		pack_cstr(&pk, hd->modules[i]->name);
+		pack_module_stats(&pk, hd, hd->modules[i]);
 	}
 	send_result(c, msgid, &sb);
 }
@@ -426,12 +429,176 @@ static void method_call(struct hpd_conn *c, uint32_t msgid, struct cursor *param
 	memcpy(job->data, fn, fn_len);
 	memcpy(job->data + fn_len, args, args_len);
 	atomic_fetch_add(&c->refs, 1);
+	hpd_module_ref(m);
 	struct hp_error err;
 	if (hpd_job_submit(hd, job, &err)) {
 		hpd_respond_error(c, msgid, err.code, "%s", err.message);
 		hpd_conn_unref(c);
+		hpd_module_unref(m);
 		free(job);
 	}
+}
+
+/* --- admin methods: the daemon's own uid or root (SO_PEERCRED) ---------------------------- */
+
+static bool allowed_admin(struct hpd_conn *c, uint32_t msgid, const char *method)
+{
+	if (c->uid == 0 || c->uid == geteuid())
+		return true;
+	hpd_respond_error(c, msgid, HP_E_PERMISSION_DENIED,
+			  "%s is an admin method: only uid %u (the daemon's) or root may use it, not uid %u",
+			  method, (unsigned)geteuid(), (unsigned)c->uid);
+	return false;
+}
+
+/* A str fit for one line of a config file: no control characters, at most `max` bytes. */
+static bool next_line_value(struct cursor *cur, char *out, size_t max)
+{
+	const uint8_t *s;
+	uint32_t len;
+	if (!next_name(cur, &s, &len) || len == 0 || len >= max)
+		return false;
+	for (uint32_t i = 0; i < len; i++)
+		if (s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	memcpy(out, s, len);
+	out[len] = '\0';
+	return true;
+}
+
+/* load's options map as "key = value" lines of a [module] section, checked by the same code
+ * as the configuration file (hpd_config_parse_text). Keys are [a-z_], values integers or
+ * one-line strings, so nothing can start another line or section. */
+static int options_as_lines(struct hpd_conn *c, uint32_t msgid, struct cursor *cur, char *text,
+			    size_t size)
+{
+	struct hp_mp_token t;
+	if (!next_token(cur, &t) || t.type != HP_MP_MAP || t.len > 32) {
+		hpd_respond_error(c, msgid, HP_E_BAD_REQUEST, "load: options must be a map of at most 32 keys");
+		return -1;
+	}
+	size_t n = strlen(text);
+	for (uint32_t i = 0; i < t.len; i++) {
+		char key[33], value[257];
+		uint64_t u;
+		struct cursor peek = *cur;
+		if (!next_line_value(cur, key, sizeof(key)) || strspn(key, "abcdefghijklmnopqrstuvwxyz_") != strlen(key)) {
+			hpd_respond_error(c, msgid, HP_E_BAD_REQUEST, "load: option names are [a-z_], at most 32 bytes");
+			return -1;
+		}
+		peek = *cur;
+		if (next_uint(&peek, &u)) {
+			*cur = peek;
+			snprintf(value, sizeof(value), "%llu", (unsigned long long)u);
+		} else if (!next_line_value(cur, value, sizeof(value))) {
+			hpd_respond_error(c, msgid, HP_E_BAD_REQUEST,
+					  "load: option '%s' must be an integer or a one-line string", key);
+			return -1;
+		}
+		int w = snprintf(text + n, size - n, "%s = %s\n", key, value);
+		if (w < 0 || (size_t)w >= size - n) {
+			hpd_respond_error(c, msgid, HP_E_TOO_LARGE, "load: options too long");
+			return -1;
+		}
+		n += (size_t)w;
+	}
+	return 0;
+}
+
+/* load(name, path[, options]): options are the keys of a [module] section. */
+static void method_load(struct hpd_conn *c, uint32_t msgid, struct cursor *params, uint32_t nparams)
+{
+	struct hpd *hd = c->hd;
+	char name[HP_RPC_MODULE_NAME_MAX], path[1024], text[16384], err[1024];
+	if (!allowed_admin(c, msgid, "load"))
+		return;
+	if (nparams < 2 || nparams > 3 || !next_line_value(params, name, sizeof(name)) ||
+	    !next_line_value(params, path, sizeof(path))) {
+		hpd_respond_error(c, msgid, HP_E_BAD_REQUEST,
+				  "load takes [name, path] or [name, path, options]: strings and a map");
+		return;
+	}
+	snprintf(text, sizeof(text), "[module %s]\npath = %s\n", name, path);
+	if (nparams == 3 && options_as_lines(c, msgid, params, text, sizeof(text)))
+		return;
+	struct hpd_config *cfg;
+	if (hpd_config_parse_text("load", text, &cfg, err, sizeof(err))) {
+		hpd_respond_error(c, msgid, HP_E_INVALID, "%s", err);
+		return;
+	}
+	if (hpd_module_add(hd, &cfg->modules[0], err, sizeof(err))) {
+		hpd_config_free(cfg);
+		hpd_respond_error(c, msgid, HP_E_INVALID, "%s", err);
+		return;
+	}
+	hpd_config_free(cfg);
+	hpd_log(HPD_LOG_NOTICE, "module %s: loaded by uid %u (pid %d)", name, (unsigned)c->uid, (int)c->pid);
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	begin_result(&sb, &pk);
+	pack_module_entry(&pk, hd->modules[hd->nmodules - 1]);
+	send_result(c, msgid, &sb);
+}
+
+static void method_unload(struct hpd_conn *c, uint32_t msgid, struct cursor *params, uint32_t nparams)
+{
+	char name[HP_RPC_MODULE_NAME_MAX], err[256];
+	if (!allowed_admin(c, msgid, "unload"))
+		return;
+	if (nparams != 1 || !next_line_value(params, name, sizeof(name))) {
+		hpd_respond_error(c, msgid, HP_E_BAD_REQUEST, "unload takes [name]");
+		return;
+	}
+	if (hpd_module_remove(c->hd, name, err, sizeof(err))) {
+		hpd_respond_error(c, msgid, HP_E_NO_SUCH_MODULE, "%s", err);
+		return;
+	}
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	begin_result(&sb, &pk);
+	msgpack_pack_true(&pk);
+	send_result(c, msgid, &sb);
+}
+
+/* "a, b, c" -> ["a", "b", "c"] */
+static void pack_name_list(msgpack_packer *pk, const char *list)
+{
+	unsigned n = *list ? 1 : 0;
+	for (const char *p = list; *p; p++)
+		n += *p == ',';
+	msgpack_pack_array(pk, n);
+	for (const char *p = list; *p;) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		msgpack_pack_str(pk, len);
+		msgpack_pack_str_body(pk, p, len);
+		p += len;
+		while (*p == ',' || *p == ' ')
+			p++;
+	}
+}
+
+static void method_reload(struct hpd_conn *c, uint32_t msgid)
+{
+	struct hpd_reload_result r;
+	char err[1024];
+	if (!allowed_admin(c, msgid, "reload"))
+		return;
+	if (hpd_daemon_reload(c->hd, &r, err, sizeof(err))) {
+		hpd_respond_error(c, msgid, HP_E_INVALID, "%s", err);
+		return;
+	}
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	begin_result(&sb, &pk);
+	msgpack_pack_map(&pk, 3);
+	pack_cstr(&pk, "loaded");
+	pack_name_list(&pk, r.loaded);
+	pack_cstr(&pk, "unloaded");
+	pack_name_list(&pk, r.unloaded);
+	pack_cstr(&pk, "kept");
+	pack_name_list(&pk, r.kept);
+	send_result(c, msgid, &sb);
 }
 
 /* --- the envelope ------------------------------------------------------------------------- */
@@ -479,9 +646,15 @@ int hpd_dispatch_frame(struct hpd_conn *c, const uint8_t *frame, size_t len)
 		method_modules(c, id);
 	else if (method_is(method, mlen, "stats"))
 		method_stats(c, id);
+	else if (method_is(method, mlen, "load"))
+		method_load(c, id, &params, p.len);
+	else if (method_is(method, mlen, "unload"))
+		method_unload(c, id, &params, p.len);
+	else if (method_is(method, mlen, "reload"))
+		method_reload(c, id);
 	else
 		hpd_respond_error(c, id, HP_E_NO_SUCH_METHOD, "no method '%.*s' (methods: call, ping, "
-				  "modules, stats)", (int)mlen, method);
+				  "modules, stats, load, unload, reload)", (int)mlen, method);
 	return 0;
 }
 

@@ -147,12 +147,31 @@ static void begin_shutdown(struct hpd *hd, const char *why)
 	uv_timer_start(&hd->drain_timer, on_drain_tick, 0, DRAIN_POLL_MS);
 }
 
+int hpd_daemon_reload(struct hpd *hd, struct hpd_reload_result *res, char *err, size_t errlen)
+{
+	if (hd->shutting_down) {
+		snprintf(err, errlen, "the daemon is shutting down");
+		return -1;
+	}
+	hpd_notify_reloading();
+	int rc = hpd_reload(hd, res, err, errlen);
+	if (rc)
+		hpd_log(HPD_LOG_ERR, "reload refused, the running configuration stays: %s", err);
+	else
+		hpd_log(HPD_LOG_NOTICE, "reloaded %s: loaded [%s], unloaded [%s], kept [%s]",
+			hd->config_path, res->loaded, res->unloaded, res->kept);
+	hpd_notify_ready(hd);
+	return rc;
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
 	struct hpd *hd = s->data;
 	if (signum == SIGHUP) {
-		hpd_log(HPD_LOG_WARNING, "SIGHUP: reloading the configuration is not supported by this "
-			"version; restart the service to apply a new one");
+		struct hpd_reload_result res;
+		char err[1024];
+		hpd_log(HPD_LOG_NOTICE, "SIGHUP: reloading %s", hd->config_path);
+		hpd_daemon_reload(hd, &res, err, sizeof(err));
 		return;
 	}
 	begin_shutdown(hd, signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -205,7 +224,7 @@ int main(int argc, char **argv)
 		return 64;
 	hpd_log_setup(o.verbose ? HPD_LOG_DEBUG : HPD_LOG_INFO, getenv("JOURNAL_STREAM") != NULL);
 	char err[1024];
-	struct hpd hd = { .config_path = o.config, .exit_code = 0 };
+	struct hpd hd = { .config_path = o.config, .conf_dir = o.conf_dir, .exit_code = 0 };
 	if (hpd_config_load(o.config, o.conf_dir, &hd.cfg, err, sizeof(err))) {
 		hpd_log(HPD_LOG_ERR, "bad configuration: %s", err);
 		return 78;

@@ -23,13 +23,15 @@ static void guest_log(void *ctx, int stream, const char *bytes, size_t len)
 		(int)(len > 900 ? 900 : len), bytes);
 }
 
-/* The soft RLIMIT_NOFILE is raised to the hard one; a config whose pools and connections
- * cannot fit is refused before any VM exists. */
-static int check_fd_budget(struct hpd *hd, char *err, size_t errlen)
+/* The soft RLIMIT_NOFILE is raised to the hard one; a configuration whose pools and
+ * connections cannot fit is refused before any VM exists. `extra` counts modules outside cfg
+ * (kept ones during a reload are in cfg too). */
+static int check_fd_budget(struct hpd *hd, const struct hpd_config *cfg, uint64_t extra_vms,
+			   char *err, size_t errlen)
 {
-	uint64_t need = FDS_SPARE + hd->cfg->max_connections;
-	for (unsigned i = 0; i < hd->cfg->nmodules; i++)
-		need += (uint64_t)hd->cfg->modules[i].pool_max * FDS_PER_VM;
+	uint64_t need = FDS_SPARE + hd->cfg->max_connections + extra_vms * FDS_PER_VM;
+	for (unsigned i = 0; i < cfg->nmodules; i++)
+		need += (uint64_t)cfg->modules[i].pool_max * FDS_PER_VM;
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
@@ -64,20 +66,60 @@ static int read_functions(struct hpd_module *m, struct hp_error *err)
 	return rc;
 }
 
-static int load_one(struct hpd *hd, struct hpd_module *m, const struct hpd_module_cfg *cfg,
-		    char *err, size_t errlen)
+static void module_free(struct hpd_module *m)
 {
+	hp_pool_destroy(m->pool);
+	hp_module_close(m->mod);
+	for (unsigned f = 0; m->functions && f < m->nfunctions; f++)
+		free(m->functions[f]);
+	free(m->functions);
+	pthread_mutex_destroy(&m->stats_lock);
+	hpd_module_cfg_clear(&m->own_cfg);
+	free(m);
+}
+
+void hpd_module_ref(struct hpd_module *m)
+{
+	atomic_fetch_add(&m->refs, 1);
+}
+
+void hpd_module_unref(struct hpd_module *m)
+{
+	if (atomic_fetch_sub(&m->refs, 1) != 1)
+		return;
+	hpd_log(HPD_LOG_INFO, "module %s: unloaded", m->name);
+	module_free(m);
+}
+
+/* Opens, snapshots and warms one module (not listed yet: one reference, the caller's). */
+static struct hpd_module *module_new(struct hpd *hd, const struct hpd_module_cfg *cfg, char *err,
+				     size_t errlen)
+{
+	struct hpd_module *m = calloc(1, sizeof(*m));
+	if (!m || hpd_module_cfg_copy(&m->own_cfg, cfg)) {
+		free(m);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	atomic_init(&m->refs, 1);
+	m->cfg = &m->own_cfg;
+	m->name = m->own_cfg.name;
+	pthread_mutex_init(&m->stats_lock, NULL);
 	struct hp_error e;
 	uint64_t t0 = hpd_now_ns();
-	m->cfg = cfg;
-	m->name = cfg->name;
-	pthread_mutex_init(&m->stats_lock, NULL);
+	if (stat(cfg->path, &m->elf) < 0) {
+		snprintf(err, errlen, "%s: module %s: %s: %s", cfg->where, cfg->name, cfg->path,
+			 strerror(errno));
+		module_free(m);
+		return NULL;
+	}
 	if (hp_module_open(hd->kvm, cfg->path, &cfg->vm, &m->mod, &e) ||
 	    hp_pool_create(m->mod, cfg->pool_min, cfg->pool_max, guest_log, m, &m->pool, &e) ||
 	    read_functions(m, &e)) {
 		snprintf(err, errlen, "%s: module %s (%s): %s: %s", cfg->where, cfg->name, cfg->path,
 			 hp_status_name(e.code), e.message);
-		return -1;
+		module_free(m);
+		return NULL;
 	}
 	struct hp_module_info info;
 	hp_module_info(m->mod, &info);
@@ -86,42 +128,43 @@ static int load_one(struct hpd *hd, struct hpd_module *m, const struct hpd_modul
 		m->name, m->nfunctions, cfg->pool_min, cfg->pool_max,
 		hp_restore_strategy_name(hp_module_restore_strategy(m->mod)),
 		(double)(hpd_now_ns() - t0) / 1e6);
-	return 0;
+	return m;
+}
+
+/* The frame limit follows the largest module input unless the config sets it. */
+static void update_frame_limit(struct hpd *hd)
+{
+	uint64_t biggest = 0;
+	for (unsigned i = 0; i < hd->nmodules; i++)
+		if (hd->modules[i]->input_size > biggest)
+			biggest = hd->modules[i]->input_size;
+	hd->max_frame = hd->cfg->max_frame ? hd->cfg->max_frame
+					   : (biggest ? biggest : HP_DEFAULT_INPUT_SIZE) + HP_RPC_FRAME_OVERHEAD;
 }
 
 int hpd_modules_load(struct hpd *hd, char *err, size_t errlen)
 {
-	if (check_fd_budget(hd, err, errlen))
+	if (check_fd_budget(hd, hd->cfg, 0, err, errlen))
 		return -1;
-	hd->modules = calloc(hd->cfg->nmodules ? hd->cfg->nmodules : 1, sizeof(*hd->modules));
+	hd->modules = calloc(HPD_MAX_MODULES, sizeof(*hd->modules));
 	if (!hd->modules) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	uint64_t biggest = 0;
 	for (unsigned i = 0; i < hd->cfg->nmodules; i++) {
-		hd->nmodules++;
-		if (load_one(hd, &hd->modules[i], &hd->cfg->modules[i], err, errlen))
+		struct hpd_module *m = module_new(hd, &hd->cfg->modules[i], err, errlen);
+		if (!m)
 			return -1;
-		if (hd->modules[i].input_size > biggest)
-			biggest = hd->modules[i].input_size;
+		hd->modules[hd->nmodules++] = m;
 	}
-	hd->max_frame = hd->cfg->max_frame ? hd->cfg->max_frame
-					   : (biggest ? biggest : HP_DEFAULT_INPUT_SIZE) + HP_RPC_FRAME_OVERHEAD;
+	update_frame_limit(hd);
 	return 0;
 }
 
 void hpd_modules_free(struct hpd *hd)
 {
-	for (unsigned i = 0; i < hd->nmodules; i++) {
-		struct hpd_module *m = &hd->modules[i];
-		hp_pool_destroy(m->pool);
-		hp_module_close(m->mod);
-		for (unsigned f = 0; m->functions && f < m->nfunctions; f++)
-			free(m->functions[f]);
-		free(m->functions);
-		pthread_mutex_destroy(&m->stats_lock);
-	}
+	for (unsigned i = 0; i < hd->nmodules; i++)
+		hpd_module_unref(hd->modules[i]);
 	free(hd->modules);
 	hd->modules = NULL;
 	hd->nmodules = 0;
@@ -130,9 +173,129 @@ void hpd_modules_free(struct hpd *hd)
 struct hpd_module *hpd_module_find(struct hpd *hd, const uint8_t *name, size_t len)
 {
 	for (unsigned i = 0; i < hd->nmodules; i++)
-		if (strlen(hd->modules[i].name) == len && !memcmp(hd->modules[i].name, name, len))
-			return &hd->modules[i];
+		if (strlen(hd->modules[i]->name) == len && !memcmp(hd->modules[i]->name, name, len))
+			return hd->modules[i];
 	return NULL;
+}
+
+/* Unlisted: no new calls reach it; its queued and running calls finish, then it goes. */
+static void retire(struct hpd_module *m)
+{
+	m->draining = true;
+	hpd_module_unref(m);
+}
+
+int hpd_module_add(struct hpd *hd, const struct hpd_module_cfg *cfg, char *err, size_t errlen)
+{
+	if (hpd_module_find(hd, (const uint8_t *)cfg->name, strlen(cfg->name))) {
+		snprintf(err, errlen, "a module named '%s' is already loaded", cfg->name);
+		return -1;
+	}
+	if (hd->nmodules >= HPD_MAX_MODULES) {
+		snprintf(err, errlen, "%d modules are loaded, the limit", HPD_MAX_MODULES);
+		return -1;
+	}
+	struct hpd_config one = { .modules = (struct hpd_module_cfg *)cfg, .nmodules = 1 };
+	uint64_t vms = 0;
+	for (unsigned i = 0; i < hd->nmodules; i++)
+		vms += hd->modules[i]->cfg->pool_max;
+	if (check_fd_budget(hd, &one, vms, err, errlen))
+		return -1;
+	struct hpd_module *m = module_new(hd, cfg, err, errlen);
+	if (!m)
+		return -1;
+	hd->modules[hd->nmodules++] = m;
+	update_frame_limit(hd);
+	return 0;
+}
+
+int hpd_module_remove(struct hpd *hd, const char *name, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < hd->nmodules; i++) {
+		struct hpd_module *m = hd->modules[i];
+		if (strcmp(m->name, name))
+			continue;
+		memmove(&hd->modules[i], &hd->modules[i + 1],
+			(hd->nmodules - i - 1) * sizeof(*hd->modules));
+		hd->nmodules--;
+		hpd_log(HPD_LOG_NOTICE, "module %s: unloading (its calls finish first)", name);
+		retire(m);
+		update_frame_limit(hd);
+		return 0;
+	}
+	snprintf(err, errlen, "no module named '%s'", name);
+	return -1;
+}
+
+static void append_name(char *list, size_t size, const char *name)
+{
+	size_t n = strlen(list);
+	snprintf(list + n, size - n, "%s%s", n ? ", " : "", name);
+}
+
+/* An unchanged module (same configuration, same ELF file) is kept as it is. */
+static struct hpd_module *unchanged(struct hpd *hd, const struct hpd_module_cfg *cfg)
+{
+	struct hpd_module *m = hpd_module_find(hd, (const uint8_t *)cfg->name, strlen(cfg->name));
+	struct stat st;
+	if (!m || !hpd_module_cfg_equal(m->cfg, cfg) || stat(cfg->path, &st) < 0)
+		return NULL;
+	if (st.st_dev != m->elf.st_dev || st.st_ino != m->elf.st_ino || st.st_size != m->elf.st_size ||
+	    st.st_mtim.tv_sec != m->elf.st_mtim.tv_sec || st.st_mtim.tv_nsec != m->elf.st_mtim.tv_nsec)
+		return NULL;
+	return m;
+}
+
+int hpd_reload(struct hpd *hd, struct hpd_reload_result *res, char *err, size_t errlen)
+{
+	struct hpd_config *cfg;
+	memset(res, 0, sizeof(*res));
+	if (hpd_config_load(hd->config_path, hd->conf_dir, &cfg, err, errlen))
+		return -1;
+	struct hpd_module **next = calloc(HPD_MAX_MODULES, sizeof(*next));
+	unsigned n = 0;
+	int rc = next ? check_fd_budget(hd, cfg, 0, err, errlen) : -1;
+	if (!next)
+		snprintf(err, errlen, "out of memory");
+	for (unsigned i = 0; rc == 0 && i < cfg->nmodules; i++) {
+		struct hpd_module *m = unchanged(hd, &cfg->modules[i]);
+		if (m) {
+			hpd_module_ref(m);
+			append_name(res->kept, sizeof(res->kept), m->name);
+		} else if ((m = module_new(hd, &cfg->modules[i], err, errlen))) {
+			append_name(res->loaded, sizeof(res->loaded), m->name);
+		} else {
+			rc = -1;
+			break;
+		}
+		next[n++] = m;
+	}
+	if (rc) { /* all or none: the old modules keep serving */
+		for (unsigned i = 0; i < n; i++)
+			hpd_module_unref(next[i]);
+		free(next);
+		hpd_config_free(cfg);
+		return -1;
+	}
+	for (unsigned i = 0; i < hd->nmodules; i++) {
+		struct hpd_module *old = hd->modules[i];
+		bool kept = false;
+		for (unsigned j = 0; j < n && !kept; j++)
+			kept = next[j] == old;
+		if (kept) {
+			hpd_module_unref(old); /* the old listing's reference; the new one holds its own */
+			continue;
+		}
+		append_name(res->unloaded, sizeof(res->unloaded), old->name);
+		hpd_log(HPD_LOG_NOTICE, "module %s: unloading (its calls finish first)", old->name);
+		retire(old);
+	}
+	free(hd->modules);
+	hd->modules = next;
+	hd->nmodules = n;
+	update_frame_limit(hd);
+	hpd_config_free(cfg); /* [daemon] settings apply at the next start only */
+	return 0;
 }
 
 /* Four buckets per doubling of microseconds: bucket 0 is under 1 us. */

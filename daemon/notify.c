@@ -49,7 +49,7 @@ static unsigned ready_vms(struct hpd *hd, unsigned *busy)
 	for (unsigned i = 0; i < hd->nmodules; i++) {
 		struct hp_pool_stats st;
 		struct hp_error err;
-		if (hp_pool_stats(hd->modules[i].pool, &st, &err) == 0) {
+		if (hp_pool_stats(hd->modules[i]->pool, &st, &err) == 0) {
 			idle += st.idle;
 			*busy += st.busy;
 		}
@@ -84,6 +84,11 @@ void hpd_notify_status(struct hpd *hd)
 	status_line(hd, status, sizeof(status));
 	snprintf(msg, sizeof(msg), "STATUS=%s", status);
 	sd_notify(0, msg);
+}
+
+void hpd_notify_reloading(void)
+{
+	sd_notify(0, "RELOADING=1\nSTATUS=reloading the configuration");
 }
 
 void hpd_notify_stopping(void)

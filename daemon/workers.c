@@ -78,6 +78,7 @@ static void job_forget(struct hpd_job *j)
 static void job_free(struct hpd_job *j)
 {
 	hpd_conn_unref(j->conn);
+	hpd_module_unref(j->module); /* may free a module that was unloaded meanwhile */
 	free(j);
 }
 
@@ -131,10 +132,11 @@ int hpd_job_submit(struct hpd *hd, struct hpd_job *job, struct hp_error *err)
 static void finish(struct hpd *hd, struct hpd_job *j, int rc, const struct hp_call_result *res,
 		   const struct hp_error *err)
 {
+	/* counted first: a client that sees the response then asks for stats finds it counted */
 	int status = rc == 0 ? res->status : err->code;
-	hpd_respond_call(j->conn, j->msgid, rc, res, err);
 	hpd_module_count(j->module, status, hpd_now_ns() - j->arrival_ns);
 	atomic_fetch_add(&hd->calls_total, 1);
+	hpd_respond_call(j->conn, j->msgid, rc, res, err);
 }
 
 static void run_job(struct hpd *hd, struct hpd_job *j)
@@ -294,7 +296,7 @@ unsigned hpd_jobs_drain(struct hpd *hd)
 	hd->stopping = true; /* no new calls; idle workers exit once the run queue is empty */
 	pthread_cond_broadcast(&hd->work);
 	for (unsigned i = 0; i < hd->nmodules; i++)
-		for (struct hpd_job *j; (j = hd->modules[i].waiting.head);) {
+		for (struct hpd_job *j; (j = hd->modules[i]->waiting.head);) {
 			unqueue(hd, j);
 			j->next = gone;
 			gone = j;

@@ -6,6 +6,7 @@ and SIGTERM: a running call finishes, a queued one gets shutting_down, the socke
 exit 0."""
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -86,6 +87,14 @@ d.wait_ready()
 check("removing the stale socket" in d.log(), "the stale socket was replaced")
 c = Client(d.socket)
 check(ok(c.call("ping"), "pong"), "the daemon answers on the replaced socket")
+
+# SIGHUP: RELOADING=1, then READY=1 again (an unchanged config: every module kept)
+d.proc.send_signal(signal.SIGHUP)
+msg = ns.recv(4096).decode()
+check("RELOADING=1" in msg, f"RELOADING=1 on SIGHUP: {msg!r}")
+msg = ns.recv(4096).decode()
+check("READY=1" in msg, f"READY=1 after the reload: {msg!r}")
+check(ok(c.call("call", "math", "add", [1, 1]), 2), "the daemon serves after the reload")
 
 # a second daemon on a live socket refuses to start
 r = run("-c", d.config)

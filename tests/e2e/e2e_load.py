@@ -14,7 +14,7 @@ skip_without_kvm()
 binary, examples, _ = args()
 
 modules = {
-    "math": {"pool_min": 2, "pool_max": 2, "queue": 256},
+    "math": {"pool_min": 2, "pool_max": 2, "queue": 1024},  # room for 32 x 16 at once
     "hostile": {"pool_min": 1, "pool_max": 1, "queue": 1, "timeout_ms": 5000},
 }
 
@@ -24,7 +24,7 @@ with Daemon(binary, examples, modules=modules) as d:
     ids = {}
     for i in range(64):
         if i % 16 == 0:
-            ids[c.request("call", ["math", "fib_rec", [27]])] = ("slow", 196418)
+            ids[c.request("call", ["math", "fib_rec", [32]])] = ("slow", 2178309)
         else:
             ids[c.request("call", ["math", "add", [i, 1000]])] = ("fast", i + 1000)
     order = []
