@@ -299,6 +299,21 @@ static int mmio_rep_log(const hp_args *args, hp_out *out)
 	return hp_ret_u64(out, n);
 }
 
+/* An 8-byte store across the end of the hypercall page: half MMIO, half unmapped. */
+static int mmio_split(const hp_args *args, hp_out *out)
+{
+	(void)args;
+	*(volatile uint64_t *)(HC + 0xffc) = 0x0000000200000002ull;
+	return hp_ret_nil(out);
+}
+
+/* An 8-byte load across the start of the hypercall page (the page below is unmapped). */
+static int mmio_split_read(const hp_args *args, hp_out *out)
+{
+	(void)args;
+	return hp_ret_u64(out, *(volatile uint64_t *)(HC - 4));
+}
+
 /* A 32-byte AVX load from the hypercall page: an instruction KVM's emulator does not know. */
 static int mmio_avx(const hp_args *args, hp_out *out)
 {
@@ -362,6 +377,7 @@ HP_MODULE_INIT()
 		{ "mmio_rep_movs", mmio_rep_movs }, { "mmio_rep_stos", mmio_rep_stos },
 		{ "mmio_rep_log", mmio_rep_log }, { "mmio_avx", mmio_avx },
 		{ "mmio_rep_movs_huge", mmio_rep_movs_huge }, { "vmcall", vmcall },
+		{ "mmio_split", mmio_split }, { "mmio_split_read", mmio_split_read },
 		{ "vmmcall", vmmcall }, { "sysenter", sysenter }, { "port_in", port_in },
 		{ "rdpmc", rdpmc }, { "xsetbv", xsetbv }, { "wbinvd", wbinvd }, { "invlpg", invlpg },
 		{ "int81", int81 }, { "far_jump_kernel", far_jump_kernel },

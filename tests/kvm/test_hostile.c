@@ -56,6 +56,8 @@ static const struct misdeed misdeeds[] = {
 	{ "mmio_rep_stos", -1, HP_E_GUEST_PROTOCOL, "unknown hypercall 4660" },
 	{ "mmio_rep_log", -1, HP_E_GUEST_FAULT, "wrote to unbacked physical address 0x30000004 (4 bytes)" },
 	{ "mmio_rep_movs_huge", -1, HP_E_GUEST_FAULT, "read from unbacked physical address 0x30000000 (1 bytes)" },
+	{ "mmio_split", -1, HP_E_GUEST_FAULT, "page fault writing 0x30001000" },
+	{ "mmio_split_read", -1, HP_E_GUEST_FAULT, "page fault reading 0x2ffffffc" },
 	{ "mmio_avx", -1, HP_E_VM_EXIT, "KVM internal error: instruction emulation failed" },
 	/* Instructions that exit to the hypervisor or need privilege: a fault at CPL3, never an
 	 * exit the host would serve (vmmcall is the exception: KVM answers it itself). */
