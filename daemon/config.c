@@ -202,8 +202,12 @@ static int daemon_key(struct parse *p, const char *key, const char *v)
 		return set_uint(p, key, v, 1, 65536, &c->max_connections);
 	if (!strcmp(key, "max_inflight"))
 		return set_uint(p, key, v, 1, 65536, &c->max_inflight);
-	if (!strcmp(key, "max_frame"))
-		return set_u64(p, key, v, 4096, 1ull << 30, &c->max_frame);
+	if (!strcmp(key, "max_frame")) { /* 0: follow the largest module input */
+		if (!set_u64(p, key, v, 0, 1ull << 30, &c->max_frame))
+			return 0;
+		return c->max_frame == 0 || c->max_frame >= 4096
+			       ? 1 : fail(p, "max_frame = '%s': expected 0 (automatic) or 4096 to 1G", v);
+	}
 	if (!strcmp(key, "max_output"))
 		return set_u64(p, key, v, 65536, 1ull << 32, &c->max_output);
 	if (!strcmp(key, "shutdown_timeout_ms"))

@@ -37,6 +37,10 @@ modules = {"math": {"pool_min": 1, "pool_max": 2}, "echo": {"pool_min": 1, "pool
 d = Daemon(binary, examples, modules=modules, start=False)
 r = run("-c", d.config, "--check-config")
 check(r.returncode == 0 and "ok: 3 modules" in r.stdout, f"--check-config on a good file: {r.stdout}{r.stderr}")
+# the example configuration we ship parses (its module paths are where meson installs them)
+example_conf = os.path.join(os.path.dirname(os.path.dirname(binary)), "units", "hyperpoold.conf")
+r = run("-c", example_conf, "--check-config")
+check(r.returncode == 0 and "ok: 4 modules" in r.stdout, f"the shipped example config: {r.stdout}{r.stderr}")
 BAD = [
     ("[daemon]\nworkers = many\n", "2: workers = 'many'"),
     ("[daemon]\nsocket = relative.sock\n", "2: socket"),
