@@ -313,27 +313,26 @@ static void read_peer(struct hpd_conn *c)
 #endif
 }
 
-static void on_connection(uv_stream_t *server, int status)
+static struct hpd_conn *conn_alloc(struct hpd *hd)
 {
-	struct hpd *hd = server->data;
-	if (status < 0) {
-		hpd_log(HPD_LOG_WARNING, "accept: %s", uv_strerror(status));
-		return;
-	}
 	struct hpd_conn *c = calloc(1, sizeof(*c));
 	if (!c) {
 		hpd_log(HPD_LOG_ERR, "out of memory accepting a connection");
-		return;
+		return NULL;
 	}
 	c->hd = hd;
 	atomic_init(&c->refs, 1);
 	pthread_mutex_init(&c->out_lock, NULL);
 	uv_pipe_init(hd->loop, &c->pipe, 0);
 	c->pipe.data = c;
-	if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0) {
-		uv_close((uv_handle_t *)&c->pipe, on_closed);
-		return;
-	}
+	return c;
+}
+
+/* A connection with its handle set up: listed, its peer read, ready to read frames. Returns
+ * false when it was refused (closed). */
+static bool conn_start(struct hpd_conn *c)
+{
+	struct hpd *hd = c->hd;
 	uv_os_fd_t fd;
 	uv_fileno((uv_handle_t *)&c->pipe, &fd);
 	c->fd = fd;
@@ -348,10 +347,56 @@ static void on_connection(uv_stream_t *server, int status)
 		hpd_log(HPD_LOG_WARNING, "refusing a connection of pid %d (uid %u): %s", (int)c->pid,
 			(unsigned)c->uid, hd->shutting_down ? "shutting down" : "max_connections reached");
 		hpd_conn_close(c, "refused");
-		return;
+		return false;
 	}
 	scanner_reset(c);
-	uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+	return true;
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct hpd *hd = server->data;
+	if (status < 0) {
+		hpd_log(HPD_LOG_WARNING, "accept: %s", uv_strerror(status));
+		return;
+	}
+	struct hpd_conn *c = conn_alloc(hd);
+	if (!c)
+		return;
+	if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0) {
+		uv_close((uv_handle_t *)&c->pipe, on_closed);
+		return;
+	}
+	if (conn_start(c))
+		uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+}
+
+struct hpd_conn *hpd_conn_open(struct hpd *hd, int fd)
+{
+	struct hpd_conn *c = conn_alloc(hd);
+	if (!c)
+		return NULL;
+	if (uv_pipe_open(&c->pipe, fd) < 0) {
+		uv_close((uv_handle_t *)&c->pipe, on_closed);
+		return NULL;
+	}
+	return conn_start(c) ? c : NULL;
+}
+
+void hpd_conn_feed(struct hpd_conn *c, const uint8_t *bytes, size_t len)
+{
+	while (len && !c->closing) {
+		uv_buf_t buf;
+		on_alloc((uv_handle_t *)&c->pipe, len, &buf);
+		if (!buf.base)
+			return;
+		size_t n = len < buf.len ? len : buf.len;
+		memcpy(buf.base, bytes, n);
+		c->in_len += n;
+		bytes += n;
+		len -= n;
+		process_input(c);
+	}
 }
 
 /* --- the listening socket: socket activation, or our own bound path ----------------------- */
@@ -407,10 +452,15 @@ static int bind_path(struct hpd *hd, char *err, size_t errlen)
 	return 0;
 }
 
-int hpd_listen_start(struct hpd *hd, char *err, size_t errlen)
+void hpd_conn_flush_setup(struct hpd *hd)
 {
 	hd->flush_async.data = hd;
 	uv_async_init(hd->loop, &hd->flush_async, on_flush);
+}
+
+int hpd_listen_start(struct hpd *hd, char *err, size_t errlen)
+{
+	hpd_conn_flush_setup(hd);
 	int n = hpd_systemd_listeners(hd, err, errlen);
 	if (n < 0 || (n == 0 && bind_path(hd, err, errlen)))
 		return -1;

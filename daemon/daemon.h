@@ -160,6 +160,12 @@ void hpd_listen_stop(struct hpd *hd);
  * connection's output is idle, else buffered and flushed by the loop. */
 void hpd_conn_send(struct hpd_conn *c, const struct iovec *iov, int iovcnt);
 void hpd_conn_unref(struct hpd_conn *c);
+/* A connection on an fd that is already connected (the fuzz target's socketpair), read by the
+ * caller through hpd_conn_feed instead of the loop: bytes are processed as if read. */
+struct hpd_conn *hpd_conn_open(struct hpd *hd, int fd);
+/* The loop's side of output flushing (hpd_listen_start calls it). */
+void hpd_conn_flush_setup(struct hpd *hd);
+void hpd_conn_feed(struct hpd_conn *c, const uint8_t *bytes, size_t len);
 void hpd_conn_close(struct hpd_conn *c, const char *why);
 void hpd_conns_close_all(struct hpd *hd);
 

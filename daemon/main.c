@@ -22,12 +22,6 @@
 #define STATUS_EVERY_MS 5000
 #define DRAIN_POLL_MS 10
 
-uint64_t hpd_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void usage(FILE *f)
 {
@@ -145,23 +139,6 @@ static void begin_shutdown(struct hpd *hd, const char *why)
 		hpd_log(HPD_LOG_INFO, "waiting for %u running calls", running);
 	hd->shutdown_deadline_ns = hpd_now_ns() + hd->cfg->shutdown_timeout_ms * 1000000ull;
 	uv_timer_start(&hd->drain_timer, on_drain_tick, 0, DRAIN_POLL_MS);
-}
-
-int hpd_daemon_reload(struct hpd *hd, struct hpd_reload_result *res, char *err, size_t errlen)
-{
-	if (hd->shutting_down) {
-		snprintf(err, errlen, "the daemon is shutting down");
-		return -1;
-	}
-	hpd_notify_reloading();
-	int rc = hpd_reload(hd, res, err, errlen);
-	if (rc)
-		hpd_log(HPD_LOG_ERR, "reload refused, the running configuration stays: %s", err);
-	else
-		hpd_log(HPD_LOG_NOTICE, "reloaded %s: loaded [%s], unloaded [%s], kept [%s]",
-			hd->config_path, res->loaded, res->unloaded, res->kept);
-	hpd_notify_ready(hd);
-	return rc;
 }
 
 static void on_signal(uv_signal_t *s, int signum)

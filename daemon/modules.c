@@ -298,6 +298,23 @@ int hpd_reload(struct hpd *hd, struct hpd_reload_result *res, char *err, size_t 
 	return 0;
 }
 
+int hpd_daemon_reload(struct hpd *hd, struct hpd_reload_result *res, char *err, size_t errlen)
+{
+	if (hd->shutting_down) {
+		snprintf(err, errlen, "the daemon is shutting down");
+		return -1;
+	}
+	hpd_notify_reloading();
+	int rc = hpd_reload(hd, res, err, errlen);
+	if (rc)
+		hpd_log(HPD_LOG_ERR, "reload refused, the running configuration stays: %s", err);
+	else
+		hpd_log(HPD_LOG_NOTICE, "reloaded %s: loaded [%s], unloaded [%s], kept [%s]",
+			hd->config_path, res->loaded, res->unloaded, res->kept);
+	hpd_notify_ready(hd);
+	return rc;
+}
+
 /* Four buckets per doubling of microseconds: bucket 0 is under 1 us. */
 static unsigned latency_bucket(uint64_t ns)
 {
