@@ -16,9 +16,10 @@ binary, examples, _ = args()
 modules = {
     "math": {"pool_min": 2, "pool_max": 2, "queue": 1024},  # room for 32 x 16 at once
     "hostile": {"pool_min": 1, "pool_max": 1, "queue": 1, "timeout_ms": 5000},
+    "echo": {"pool_min": 1, "pool_max": 2, "queue": 256},
 }
 
-with Daemon(binary, examples, modules=modules) as d:
+with Daemon(binary, examples, modules=modules, daemon_keys={"max_output": "1M"}) as d:
     # 64 pipelined requests, slow and fast mixed: all answered, the fast ones not behind the slow
     c = Client(d.socket)
     ids = {}
@@ -98,6 +99,27 @@ with Daemon(binary, examples, modules=modules) as d:
     check(vms.get("created") == 1 and vms.get("destroyed") == 0 and vms.get("busy") == 0,
           f"the same VM was restored and reused: {vms}")
     c.close()
+
+    # a client that never reads: its responses are buffered up to max_output (1 MiB), then it
+    # is disconnected with a log line; a neighbour is not affected
+    slow = Client(d.socket)
+    blob = b"s" * (64 << 10)
+    for i in range(64):  # 4 MiB of responses
+        try:
+            slow.request("call", ["echo", "echo", [blob]])
+        except OSError:
+            break
+    for _ in range(500):
+        if "responses unread" in d.log():
+            break
+        time.sleep(0.01)
+    check("more than 1048576 bytes of responses unread, closing it" in d.log(),
+          "a slow reader is disconnected at max_output, with a log line")
+    check(slow.closed(), "the slow reader's connection is closed")
+    slow.close()
+    n = Client(d.socket)
+    check(ok(n.call("call", "echo", "echo", ["still here"]), "still here"), "a neighbour after the slow reader")
+    n.close()
 
     # 32 connections at once, each pipelining 16 calls, from threads
     results = {}
