@@ -91,6 +91,13 @@ static void pack_cstr(msgpack_packer *pk, const char *s)
 	msgpack_pack_str_body(pk, s, n);
 }
 
+/* A str key and an unsigned value, in a map. */
+static void pack_u64(msgpack_packer *pk, const char *key, uint64_t v)
+{
+	pack_cstr(pk, key);
+	msgpack_pack_uint64(pk, v);
+}
+
 static void send_sbuffer(struct hpd_conn *c, msgpack_sbuffer *sb)
 {
 	struct iovec iov = { sb->data, sb->size };
@@ -190,14 +197,10 @@ static void pack_pool(msgpack_packer *pk, const struct hpd_module *m)
 	struct hp_error err;
 	hp_pool_stats(m->pool, &st, &err);
 	msgpack_pack_map(pk, 4);
-	pack_cstr(pk, "idle");
-	msgpack_pack_uint32(pk, st.idle);
-	pack_cstr(pk, "busy");
-	msgpack_pack_uint32(pk, st.busy);
-	pack_cstr(pk, "min");
-	msgpack_pack_uint32(pk, m->cfg->pool_min);
-	pack_cstr(pk, "max");
-	msgpack_pack_uint32(pk, m->cfg->pool_max);
+	pack_u64(pk, "idle", st.idle);
+	pack_u64(pk, "busy", st.busy);
+	pack_u64(pk, "min", m->cfg->pool_min);
+	pack_u64(pk, "max", m->cfg->pool_max);
 }
 
 static void pack_module_entry(msgpack_packer *pk, const struct hpd_module *m)
@@ -215,12 +218,9 @@ static void pack_module_entry(msgpack_packer *pk, const struct hpd_module *m)
 		pack_cstr(pk, m->functions[f]);
 	pack_cstr(pk, "pool");
 	pack_pool(pk, m);
-	pack_cstr(pk, "input_size");
-	msgpack_pack_uint64(pk, info.input_size);
-	pack_cstr(pk, "output_size");
-	msgpack_pack_uint64(pk, info.output_size);
-	pack_cstr(pk, "timeout_ms");
-	msgpack_pack_uint64(pk, info.timeout_ms);
+	pack_u64(pk, "input_size", info.input_size);
+	pack_u64(pk, "output_size", info.output_size);
+	pack_u64(pk, "timeout_ms", info.timeout_ms);
 }
 
 static void method_modules(struct hpd_conn *c, uint32_t msgid)
@@ -261,8 +261,7 @@ static void pack_module_stats(msgpack_packer *pk, struct hpd *hd, struct hpd_mod
 	for (unsigned s = 1; s < HPD_STATUS_SLOTS; s++)
 		codes += m->by_status[s] != 0;
 	msgpack_pack_map(pk, 6);
-	pack_cstr(pk, "calls");
-	msgpack_pack_uint64(pk, m->calls);
+	pack_u64(pk, "calls", m->calls);
 	pack_cstr(pk, "errors");
 	msgpack_pack_map(pk, codes);
 	for (unsigned s = 1; s < HPD_STATUS_SLOTS; s++)
@@ -279,24 +278,16 @@ static void pack_module_stats(msgpack_packer *pk, struct hpd *hd, struct hpd_mod
 	pthread_mutex_unlock(&m->stats_lock);
 	pack_cstr(pk, "vms");
 	msgpack_pack_map(pk, 5);
-	pack_cstr(pk, "idle");
-	msgpack_pack_uint32(pk, st.idle);
-	pack_cstr(pk, "busy");
-	msgpack_pack_uint32(pk, st.busy);
-	pack_cstr(pk, "created");
-	msgpack_pack_uint64(pk, st.created);
-	pack_cstr(pk, "destroyed");
-	msgpack_pack_uint64(pk, st.destroyed);
-	pack_cstr(pk, "restore_failures");
-	msgpack_pack_uint64(pk, st.restore_failures);
-	pack_cstr(pk, "queue_depth");
-	msgpack_pack_uint32(pk, waiting);
+	pack_u64(pk, "idle", st.idle);
+	pack_u64(pk, "busy", st.busy);
+	pack_u64(pk, "created", st.created);
+	pack_u64(pk, "destroyed", st.destroyed);
+	pack_u64(pk, "restore_failures", st.restore_failures);
+	pack_u64(pk, "queue_depth", waiting);
 	pack_cstr(pk, "memory");
 	msgpack_pack_map(pk, 2);
-	pack_cstr(pk, "snapshot_bytes");
-	msgpack_pack_uint64(pk, st.snapshot_bytes);
-	pack_cstr(pk, "idle_private_bytes");
-	msgpack_pack_uint64(pk, st.idle_private_bytes);
+	pack_u64(pk, "snapshot_bytes", st.snapshot_bytes);
+	pack_u64(pk, "idle_private_bytes", st.idle_private_bytes);
 }
 
 static void method_stats(struct hpd_conn *c, uint32_t msgid)
@@ -312,16 +303,11 @@ static void method_stats(struct hpd_conn *c, uint32_t msgid)
 	pack_cstr(&pk, VERSION_STRING);
 	pack_cstr(&pk, "uptime_s");
 	msgpack_pack_double(&pk, (double)(hpd_now_ns() - hd->start_ns) / 1e9);
-	pack_cstr(&pk, "connections");
-	msgpack_pack_uint32(&pk, hd->nconns);
-	pack_cstr(&pk, "connections_total");
-	msgpack_pack_uint64(&pk, hd->conns_total);
-	pack_cstr(&pk, "calls");
-	msgpack_pack_uint64(&pk, atomic_load(&hd->calls_total));
-	pack_cstr(&pk, "workers");
-	msgpack_pack_uint32(&pk, hd->nthreads);
-	pack_cstr(&pk, "rss_bytes");
-	msgpack_pack_uint64(&pk, rss_bytes());
+	pack_u64(&pk, "connections", hd->nconns);
+	pack_u64(&pk, "connections_total", hd->conns_total);
+	pack_u64(&pk, "calls", atomic_load(&hd->calls_total));
+	pack_u64(&pk, "workers", hd->nthreads);
+	pack_u64(&pk, "rss_bytes", rss_bytes());
 	pack_cstr(&pk, "modules");
 	msgpack_pack_map(&pk, hd->nmodules);
 	for (unsigned i = 0; i < hd->nmodules; i++) {

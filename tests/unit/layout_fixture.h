@@ -2,7 +2,11 @@
 #ifndef LAYOUT_FIXTURE_H
 #define LAYOUT_FIXTURE_H
 
+#include <stdlib.h>
+
+#include "check.h"
 #include "elf_load.h"
+#include "guest_layout.h"
 #include "hp_abi.h"
 
 /* Three segments (text, rodata, data with bss) in 6 pages at the start of the image region. */
@@ -15,6 +19,22 @@ static inline struct hp_elf_image sample_image(void)
 	img.lo = HP_GPA_IMAGE;
 	img.hi = HP_GPA_IMAGE + 0x6000;
 	return img;
+}
+
+/* The sample image laid out with a 256 KiB heap and a 64 KiB stack, its 12 regions (3 core +
+ * control + input + output + 3 segments + heap + stack + hypercall) in regions[], and zeroed
+ * guest memory for a page-table builder (free() it; NULL when out of memory). */
+static inline uint8_t *sample_memory(struct hp_layout *l, struct hp_region *regions, unsigned *n)
+{
+	struct hp_elf_image img = sample_image();
+	struct hp_module_config cfg = { .heap_size = 0x40000, .stack_size = 0x10000 };
+	struct hp_error err;
+	CHECK(hp_layout_compute(&cfg, 0x300, &img, l, &err) == 0);
+	*n = hp_layout_regions(l, &img, regions);
+	CHECK(*n == 12);
+	uint8_t *mem = calloc(1, l->mem_size);
+	CHECK(mem != NULL);
+	return mem;
 }
 
 #endif

@@ -45,16 +45,11 @@ static const struct hp_region *region_of(const struct hp_region *r, unsigned n, 
 
 static void test_page_tables(void)
 {
-	struct hp_elf_image img = sample_image();
-	struct hp_module_config cfg = { .heap_size = 0x40000, .stack_size = 0x10000 };
 	struct hp_layout l;
 	struct hp_error err;
-	CHECK(hp_layout_compute(&cfg, 0x300, &img, &l, &err) == 0);
 	struct hp_region regions[HP_MAX_REGIONS];
-	unsigned n = hp_layout_regions(&l, &img, regions);
-	CHECK(n == 12); /* 3 core + control + input + output + 3 segments + heap + stack + hypercall */
-	uint8_t *mem = calloc(1, l.mem_size);
-	CHECK(mem != NULL);
+	unsigned n;
+	uint8_t *mem = sample_memory(&l, regions, &n);
 	if (!mem)
 		return;
 	uint64_t cr3 = 0;
