@@ -75,6 +75,14 @@ r = run("-c", d.config, "--check-config")
 check(r.returncode == 78 and "60-bad.conf:2" in r.stderr, f"an error in a drop-in names it: {r.stderr.strip()}")
 shutil.rmtree(dropin)
 
+# a configuration that cannot fit the file-descriptor limit is refused before any VM exists
+prlimit = shutil.which("prlimit")
+if check(prlimit is not None, "prlimit exists (util-linux)"):
+    r = subprocess.run([prlimit, "--nofile=100:100", binary, "-c", d.config], capture_output=True,
+                       text=True, timeout=60)
+    check(r.returncode == 1 and "file descriptors" in r.stderr and "RLIMIT_NOFILE is 100" in r.stderr,
+          f"too few file descriptors: exit {r.returncode}, {r.stderr.strip()[-300:]}")
+
 # READY=1 and STATUS= on a notify socket, a stale socket replaced
 ns_path = os.path.join(d.dir, "notify.sock")
 ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

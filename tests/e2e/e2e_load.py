@@ -19,7 +19,8 @@ modules = {
     "echo": {"pool_min": 1, "pool_max": 2, "queue": 256},
 }
 
-with Daemon(binary, examples, modules=modules, daemon_keys={"max_output": "1M"}) as d:
+with Daemon(binary, examples, modules=modules,
+            daemon_keys={"max_output": "1M", "max_connections": 40}) as d:
     # 64 pipelined requests, slow and fast mixed: all answered, the fast ones not behind the slow
     c = Client(d.socket)
     ids = {}
@@ -120,6 +121,21 @@ with Daemon(binary, examples, modules=modules, daemon_keys={"max_output": "1M"})
     n = Client(d.socket)
     check(ok(n.call("call", "echo", "echo", ["still here"]), "still here"), "a neighbour after the slow reader")
     n.close()
+
+    # max_connections (40): the 41st connection is closed at once; after one leaves, a new one works
+    conns = [Client(d.socket) for _ in range(40)]
+    check(ok(conns[-1].call("ping"), "pong"), "the 40th connection works")
+    extra = Client(d.socket)
+    check(extra.closed(), "the 41st connection is closed (max_connections)")
+    extra.close()
+    conns.pop().close()
+    time.sleep(0.1)
+    again = Client(d.socket)
+    check(ok(again.call("ping"), "pong"), "a connection works again once one left")
+    again.close()
+    for x in conns:
+        x.close()
+    time.sleep(0.1)
 
     # 32 connections at once, each pipelining 16 calls, from threads
     results = {}
