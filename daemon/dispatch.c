@@ -18,7 +18,6 @@
 #include "hp_abi.h"
 #include "log.h"
 
-#define VERSION_STRING "0.1.0"
 
 /* A cursor over validated msgpack. */
 struct cursor {
@@ -300,7 +299,7 @@ static void method_stats(struct hpd_conn *c, uint32_t msgid)
 	pack_cstr(&pk, "daemon");
 	msgpack_pack_map(&pk, 7);
 	pack_cstr(&pk, "version");
-	pack_cstr(&pk, VERSION_STRING);
+	pack_cstr(&pk, HPD_VERSION);
 	pack_cstr(&pk, "uptime_s");
 	msgpack_pack_double(&pk, (double)(hpd_now_ns() - hd->start_ns) / 1e9);
 	pack_u64(&pk, "connections", hd->nconns);

@@ -17,7 +17,6 @@
 #include "daemon.h"
 #include "log.h"
 
-#define VERSION_STRING "0.1.0"
 #define DEFAULT_CONFIG "/etc/hyperpool/hyperpoold.conf"
 #define STATUS_EVERY_MS 5000
 #define DRAIN_POLL_MS 10
@@ -69,7 +68,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case OPT_CHECK: o->check = true; break;
 		case 'v': o->verbose = true; break;
 		case 'h': usage(stdout); exit(0);
-		case OPT_VERSION: printf("hyperpoold " VERSION_STRING "\n"); exit(0);
+		case OPT_VERSION: printf("hyperpoold " HPD_VERSION "\n"); exit(0);
 		default: usage(stderr); return -1;
 		}
 	}
