@@ -259,6 +259,16 @@ static int module_key(struct parse *p, const char *key, const char *v)
 		return set_uint(p, key, v, 1, 100000, &m->pool_max);
 	if (!strcmp(key, "queue"))
 		return set_uint(p, key, v, 0, 1000000, &m->queue);
+	if (!strcmp(key, "host_functions")) {
+		const char *bad;
+		if (hp_host_builtins_parse(v, &m->host_functions, &bad))
+			return fail(p, "host_functions: no built-in host function '%s' (time, random, log)", bad);
+		return 1;
+	}
+	if (!strcmp(key, "max_host_calls"))
+		return set_u64(p, key, v, 1, 1000000, &vm->max_host_calls);
+	if (!strcmp(key, "max_host_call_bytes"))
+		return set_u64(p, key, v, 16, 1ull << 30, &vm->max_host_call_bytes);
 	if (!strcmp(key, "allow_users"))
 		return set_ids(p, key, v, false, &m->n_uids, (uint32_t *)m->allow_uids);
 	if (!strcmp(key, "allow_groups"))
@@ -547,7 +557,9 @@ static bool vm_cfg_equal(const struct hp_module_config *a, const struct hp_modul
 	return a->input_size == b->input_size && a->output_size == b->output_size &&
 	       a->heap_size == b->heap_size && a->stack_size == b->stack_size &&
 	       a->restore == b->restore && a->timeout_ms == b->timeout_ms &&
-	       a->max_log_bytes == b->max_log_bytes && a->max_hypercalls == b->max_hypercalls;
+	       a->max_log_bytes == b->max_log_bytes && a->max_hypercalls == b->max_hypercalls &&
+	       a->max_host_calls == b->max_host_calls &&
+	       a->max_host_call_bytes == b->max_host_call_bytes;
 }
 
 bool hpd_module_cfg_equal(const struct hpd_module_cfg *a, const struct hpd_module_cfg *b)
@@ -555,6 +567,7 @@ bool hpd_module_cfg_equal(const struct hpd_module_cfg *a, const struct hpd_modul
 	return !strcmp(a->name, b->name) && !strcmp(a->path, b->path) &&
 	       vm_cfg_equal(&a->vm, &b->vm) && a->pool_min == b->pool_min &&
 	       a->pool_max == b->pool_max && a->queue == b->queue && a->n_uids == b->n_uids &&
+	       a->host_functions == b->host_functions &&
 	       a->n_gids == b->n_gids &&
 	       !memcmp(a->allow_uids, b->allow_uids, a->n_uids * sizeof(uid_t)) &&
 	       !memcmp(a->allow_gids, b->allow_gids, a->n_gids * sizeof(gid_t));

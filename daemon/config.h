@@ -23,6 +23,7 @@ struct hpd_module_cfg {
 	uid_t allow_uids[HPD_MAX_ALLOW];
 	gid_t allow_gids[HPD_MAX_ALLOW];
 	unsigned n_uids, n_gids;     /* both 0: anyone who can open the socket may call */
+	unsigned host_functions;     /* HP_HOST_* built-ins the module may call */
 	char *where;                 /* "FILE:LINE" of its section, for messages */
 };
 

@@ -147,6 +147,21 @@ static void finish(struct hpd *hd, struct hpd_job *j, int rc, const struct hp_ca
 	hpd_respond_call(j->conn, j->msgid, rc, res, err);
 }
 
+/* The host functions a module's guests may call: the built-ins its configuration allows. */
+static void module_host(void *ctx, struct hp_vm *vm, const char *name, size_t name_len,
+			const uint8_t *args, size_t args_len, struct hp_host_reply *r)
+{
+	const struct hpd_module *m = ctx;
+	if (hp_host_builtin(m->cfg->host_functions, vm, name, name_len, args, args_len, r))
+		return;
+	int n = snprintf((char *)r->inline_buf, sizeof(r->inline_buf),
+			 "module %s may call no host function '%.*s' (hyperpoold.conf: host_functions)",
+			 m->name, (int)(name_len > 64 ? 64 : name_len), name);
+	r->status = HP_E_NO_SUCH_FUNCTION;
+	r->bytes = r->inline_buf;
+	r->len = n > 0 ? (size_t)n : 0;
+}
+
 static void run_job(struct hpd *hd, struct hpd_job *j)
 {
 	struct hpd_module *m = j->module;
@@ -164,6 +179,7 @@ static void run_job(struct hpd *hd, struct hpd_job *j)
 		finish(hd, j, -1, &res, &err);
 		return;
 	}
+	hp_vm_set_host(vm, module_host, m);
 	pthread_mutex_lock(&hd->lock);
 	j->vm = vm;
 	bool cancelled = j->cancelled;

@@ -33,7 +33,7 @@
 #include <stdint.h>
 #endif
 
-#define HP_ABI_VERSION 1
+#define HP_ABI_VERSION 2 /* 2: host calls */
 #define HP_PAGE_SIZE 0x1000ull
 
 /* Fixed guest physical (== virtual) addresses. */
@@ -70,7 +70,7 @@
  * uses the arch's own mechanism (x86_64: an I/O port), for HP_HC_FAULT. */
 #define HP_HC_INIT_DONE 1 /* init finished: dispatch_entry set, function names in output */
 #define HP_HC_CALL_DONE 2 /* call finished: status, output_len */
-#define HP_HC_HOST_CALL 3 /* reserved: a call from the guest to a host function */
+#define HP_HC_HOST_CALL 3 /* a call to a host function: [name, args] at host_req_addr */
 #define HP_HC_LOG       4 /* log_len bytes of stream log_stream are in the log buffer */
 #define HP_HC_ABORT     5 /* abort_len bytes of message are in abort_msg */
 #define HP_HC_FAULT     6 /* core only: a CPU exception; details in registers (arch) */
@@ -93,6 +93,7 @@
 #define HP_ABORT_MSG_MAX 1024u
 #define HP_FUNCTION_NAME_MAX 128u
 #define HP_FUNCTIONS_MAX 4096u
+#define HP_HOST_NAME_MAX 64u /* a host function's name: 1..63 bytes */
 
 #ifndef __ASSEMBLER__
 /* The call block lives at HP_GPA_CONTROL. The host writes the "host" fields, the guest the
@@ -128,6 +129,18 @@ struct hp_call_block {
 	uint32_t abort_len;
 	uint32_t reserved0;
 	char abort_msg[HP_ABORT_MSG_MAX];
+
+	/* guest -> host at HP_HC_HOST_CALL: the msgpack array [name, args] in user-readable guest
+	 * memory (heap, stack, data or output buffer), host_req_len bytes */
+	uint64_t host_req_addr;
+	uint32_t host_req_len;
+	/* host -> guest, the answer: HP_OK and one msgpack object, or an error status and a UTF-8
+	 * message; host_resp_len bytes at host_resp_addr, inside the input buffer after the call's
+	 * own name and arguments (valid until the next host call) */
+	uint32_t host_status;
+	uint64_t host_resp_addr;
+	uint32_t host_resp_len;
+	uint32_t reserved2;
 };
 
 _Static_assert(sizeof(struct hp_call_block) <= HP_PAGE_SIZE, "call block must fit one page");

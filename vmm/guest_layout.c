@@ -98,3 +98,15 @@ unsigned hp_layout_regions(const struct hp_layout *l, const struct hp_elf_image 
 				       HP_MAP_W | HP_MAP_USER | HP_MAP_MMIO, "hypercall page" };
 	return n;
 }
+
+bool hp_regions_user_readable(const struct hp_region *r, unsigned n, uint64_t addr, uint64_t len)
+{
+	for (unsigned i = 0; i < n; i++) {
+		bool readable = (r[i].flags & HP_MAP_USER) && (r[i].flags & HP_MAP_R) &&
+				!(r[i].flags & HP_MAP_MMIO);
+		if (readable && addr >= r[i].start && addr - r[i].start < r[i].size &&
+		    len <= r[i].size - (addr - r[i].start))
+			return true;
+	}
+	return false;
+}

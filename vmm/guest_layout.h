@@ -3,6 +3,7 @@
 #ifndef HP_GUEST_LAYOUT_H
 #define HP_GUEST_LAYOUT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "elf_load.h"
@@ -43,5 +44,8 @@ int hp_layout_compute(const struct hp_module_config *cfg, uint64_t core_size,
 /* The mapped regions, ascending and disjoint. Returns their number. */
 unsigned hp_layout_regions(const struct hp_layout *l, const struct hp_elf_image *img,
 			   struct hp_region *out);
+
+/* Is [addr, addr + len) inside one region module code may read (user, readable, not MMIO)? */
+bool hp_regions_user_readable(const struct hp_region *r, unsigned n, uint64_t addr, uint64_t len);
 
 #endif

@@ -187,3 +187,54 @@ int hp_guest_function_list(const uint8_t *buf, size_t len, char ***names, uint32
 	*count = kept;
 	return 0;
 }
+
+/* --- host calls ------------------------------------------------------------------------------ */
+
+int hp_guest_host_request(const uint8_t *req, size_t len, struct hp_host_request *out,
+			  struct hp_error *err)
+{
+	const struct hp_mp_limits lim = { .max_depth = HP_MP_MAX_DEPTH, .max_bytes = len };
+	const char *why;
+	size_t at;
+	if (hp_mp_check_one(req, len, &lim, &why, &at) != HP_MP_OK)
+		return hp_fail(err, HP_E_GUEST_PROTOCOL,
+			       "host call request is not one valid msgpack object: %s at offset %zu", why,
+			       at);
+	struct hp_mp_token t;
+	size_t pos = 0;
+	if (hp_mp_token(req, len, &t) != HP_MP_OK || t.type != HP_MP_ARRAY || t.len != 2)
+		return hp_fail(err, HP_E_GUEST_PROTOCOL, "a host call request is [name, args]");
+	pos += t.header_len;
+	if (hp_mp_token(req + pos, len - pos, &t) != HP_MP_OK || t.type != HP_MP_STR || t.len == 0 ||
+	    t.len >= HP_HOST_NAME_MAX || memchr(t.data, 0, t.len))
+		return hp_fail(err, HP_E_GUEST_PROTOCOL,
+			       "a host function's name is a str of 1 to %u bytes without NUL",
+			       HP_HOST_NAME_MAX - 1);
+	out->name = (const char *)t.data;
+	out->name_len = t.len;
+	pos += t.header_len + t.len;
+	if (hp_mp_token(req + pos, len - pos, &t) != HP_MP_OK || t.type != HP_MP_ARRAY)
+		return hp_fail(err, HP_E_GUEST_PROTOCOL, "a host call's args must be an array");
+	out->args = req + pos; /* the rest: check_one proved it is exactly one object */
+	out->args_len = len - pos;
+	return 0;
+}
+
+int hp_host_reply_check(const void *bytes, size_t len, uint64_t max, struct hp_error *err)
+{
+	if (len > max)
+		return hp_fail(err, HP_E_LIMIT, "the host function's result of %zu bytes does not fit "
+			       "the %llu bytes free in the input buffer", len, (unsigned long long)max);
+	const struct hp_mp_limits lim = {
+		.max_depth = HP_MP_MAX_DEPTH,
+		.max_bytes = len,
+		.flags = HP_MP_F_UTF8 | HP_MP_F_NO_EXT,
+	};
+	const char *why;
+	size_t at;
+	if (hp_mp_check_one(bytes, len, &lim, &why, &at) != HP_MP_OK)
+		return hp_fail(err, HP_E_INVALID,
+			       "the host function's result is not one valid msgpack object: %s at offset %zu",
+			       why, at);
+	return 0;
+}

@@ -53,4 +53,21 @@ int hp_guest_function_list(const uint8_t *buf, size_t len, char ***names, uint32
 			   struct hp_error *err);
 void hp_guest_function_list_free(char **names);
 
+/* A host call's request, the msgpack array [name, args] the guest left in its own memory:
+ * exactly one object within limits, a name of 1..HP_HOST_NAME_MAX-1 bytes without NUL, args an
+ * array. The pointers point into req. */
+struct hp_host_request {
+	const char *name;
+	uint32_t name_len;
+	const uint8_t *args;
+	size_t args_len;
+};
+int hp_guest_host_request(const uint8_t *req, size_t len, struct hp_host_request *out,
+			  struct hp_error *err);
+
+/* What an embedder's host function answers, before it goes into the guest: at most `max`
+ * bytes, exactly one msgpack object, UTF-8 strs, no ext (the embedder may relay a client's
+ * bytes). */
+int hp_host_reply_check(const void *bytes, size_t len, uint64_t max, struct hp_error *err);
+
 #endif

@@ -79,6 +79,9 @@ static int module_init(struct hp_module *mod, const struct hp_module_config *cfg
 	mod->timeout_ns = (cfg->timeout_ms ? cfg->timeout_ms : HP_DEFAULT_TIMEOUT_MS) * 1000000ull;
 	mod->max_log_bytes = cfg->max_log_bytes ? cfg->max_log_bytes : HP_DEFAULT_MAX_LOG_BYTES;
 	mod->max_hypercalls = cfg->max_hypercalls ? cfg->max_hypercalls : HP_DEFAULT_MAX_HYPERCALLS;
+	mod->max_host_calls = cfg->max_host_calls ? cfg->max_host_calls : HP_DEFAULT_MAX_HOST_CALLS;
+	mod->max_host_call_bytes = cfg->max_host_call_bytes ? cfg->max_host_call_bytes
+							    : HP_DEFAULT_MAX_HOST_CALL_BYTES;
 	if (hp_layout_compute(cfg, core_size, &mod->img, &mod->layout, err))
 		return -1;
 	mod->nregions = hp_layout_regions(&mod->layout, &mod->img, mod->regions);

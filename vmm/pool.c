@@ -99,6 +99,7 @@ void hp_pool_put(struct hp_pool *pool, struct hp_vm *vm)
 {
 	struct hp_error err;
 	hp_vm_set_log(vm, pool->log, pool->log_ctx);
+	hp_vm_set_host(vm, NULL, NULL); /* the next user brings its own */
 	bool ok = hp_vm_restore(vm, &err) == 0;
 	if (!ok)
 		hp_vm_destroy(vm);

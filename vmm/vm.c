@@ -12,7 +12,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "guest_layout.h"
 #include "guest_output.h"
+#include "hp_mpscan.h"
 #include "arch/arch.h"
 #include "vm_internal.h"
 
@@ -130,6 +132,89 @@ static int serve_abort(struct hp_vm *vm, struct hp_error *err)
 	return hp_fail(err, HP_E_GUEST_ABORT, "guest aborted: %s", msg);
 }
 
+/* --- host calls ------------------------------------------------------------------------------ */
+
+/* Where a host call's answer goes: the input buffer after the call's own name and arguments
+ * (the guest can read it, only the host writes it), 8-byte aligned. */
+static uint64_t reply_offset(const struct hp_vm *vm)
+{
+	return (vm->cb->name_len + (uint64_t)vm->cb->args_len + 7) & ~7ull;
+}
+
+static void answer_host_call(struct hp_vm *vm, int status, const void *bytes, size_t len)
+{
+	uint64_t off = reply_offset(vm);
+	memcpy(vm->mem + HP_GPA_INPUT + off, bytes, len);
+	if (off + len > vm->host_input_len)
+		vm->host_input_len = off + len; /* restore puts these pages back too */
+	vm->cb->host_status = (uint32_t)status;
+	vm->cb->host_resp_addr = HP_GPA_INPUT + off;
+	vm->cb->host_resp_len = (uint32_t)len;
+}
+
+/* Answers with an error message (made valid UTF-8, cut to what fits). */
+static void answer_host_error(struct hp_vm *vm, int status, const char *msg, size_t len)
+{
+	char clean[HP_GUEST_MSG_BUF_SIZE];
+	uint64_t room = vm->mod->layout.input_size - reply_offset(vm);
+	size_t n = hp_utf8_sanitize((const uint8_t *)msg, len, clean,
+				    room < sizeof(clean) ? (size_t)room : sizeof(clean));
+	answer_host_call(vm, status ? status : HP_E_GUEST_ERROR, clean, n);
+}
+
+/* HP_HC_HOST_CALL: the request is read from guest memory (checked to lie in one region module
+ * code may read), validated, handed to the embedder's function, and its answer, validated in
+ * turn, is written into the input buffer. A malformed request or one over the limits ends the
+ * call; an unknown function or an embedder's error is answered to the guest, which goes on. */
+static int serve_host_call(struct hp_vm *vm, struct hp_error *err)
+{
+	const struct hp_module *mod = vm->mod;
+	uint64_t addr = vm->cb->host_req_addr, len = vm->cb->host_req_len; /* read once */
+	if (++vm->host_calls > mod->max_host_calls)
+		return hp_fail(err, HP_E_LIMIT, "guest made more than %llu host calls in one call",
+			       (unsigned long long)mod->max_host_calls);
+	if (len == 0 || len > mod->max_host_call_bytes)
+		return hp_fail(err, HP_E_LIMIT, "host call request of %llu bytes (limit %llu)",
+			       (unsigned long long)len, (unsigned long long)mod->max_host_call_bytes);
+	if (!hp_regions_user_readable(mod->regions, mod->nregions, addr, len))
+		return hp_fail(err, HP_E_GUEST_PROTOCOL,
+			       "host call request at %#llx (%llu bytes) is not in the module's memory",
+			       (unsigned long long)addr, (unsigned long long)len);
+	struct hp_host_request req;
+	if (hp_guest_host_request(vm->mem + addr, len, &req, err))
+		return -1;
+	if (!vm->host_fn) {
+		static const char msg[] = "no host functions are offered to this module";
+		answer_host_error(vm, HP_E_NO_SUCH_FUNCTION, msg, sizeof(msg) - 1);
+		return 0;
+	}
+	struct hp_host_reply *reply = malloc(sizeof(*reply));
+	if (!reply)
+		return hp_fail(err, HP_E_NO_MEMORY, "out of memory");
+	reply->status = HP_E_SYSTEM;
+	reply->bytes = NULL;
+	reply->len = 0;
+	vm->in_host_call = true;
+	vm->host_fn(vm->host_ctx, vm, req.name, req.name_len, req.args, req.args_len, reply);
+	vm->in_host_call = false;
+	uint64_t room = mod->layout.input_size - reply_offset(vm);
+	struct hp_error rerr;
+	if (reply->status != HP_OK)
+		answer_host_error(vm, reply->status, reply->bytes, reply->bytes ? reply->len : 0);
+	else if (hp_host_reply_check(reply->bytes, reply->len, room, &rerr))
+		answer_host_error(vm, rerr.code, rerr.message, strlen(rerr.message));
+	else
+		answer_host_call(vm, HP_OK, reply->bytes, reply->len);
+	free(reply);
+	return 0;
+}
+
+void hp_vm_set_host(struct hp_vm *vm, hp_host_fn fn, void *ctx)
+{
+	vm->host_fn = fn;
+	vm->host_ctx = ctx;
+}
+
 /* Runs the vCPU until the guest makes hypercall `done` (INIT_DONE or CALL_DONE). */
 static int run_until(struct hp_vm *vm, uint32_t done, struct hp_error *err)
 {
@@ -174,6 +259,12 @@ static int run_until(struct hp_vm *vm, uint32_t done, struct hp_error *err)
 			continue;
 		case HP_HC_ABORT:
 			return serve_abort(vm, err);
+		case HP_HC_HOST_CALL:
+			if (done == HP_HC_INIT_DONE)
+				return hp_fail(err, HP_E_GUEST_PROTOCOL, "guest made a host call during init");
+			if (serve_host_call(vm, err))
+				return -1;
+			continue;
 		case HP_HC_INIT_DONE:
 		case HP_HC_CALL_DONE:
 			return hp_fail(err, HP_E_GUEST_PROTOCOL, "guest sent %s at the wrong time",
@@ -228,7 +319,7 @@ static int complete_pending_exit(struct hp_vm *vm, struct hp_error *err)
  * with nothing pending in the vCPU; a VM where that fails is marked broken. */
 static int run_call(struct hp_vm *vm, uint32_t done, uint64_t timeout_ns, struct hp_error *err)
 {
-	vm->log_bytes = vm->log_dropped = vm->hypercalls = 0;
+	vm->log_bytes = vm->log_dropped = vm->hypercalls = vm->host_calls = 0;
 	if (hp_call_begin(vm, timeout_ns, err))
 		return -1;
 	int rc = run_until(vm, done, err);
@@ -445,6 +536,8 @@ int hp_vm_call_opts(struct hp_vm *vm, const char *name, size_t name_len, const v
 			       (unsigned long long)opts->timeout_ms,
 			       (unsigned long long)HP_MAX_TIMEOUT_MS);
 	const struct hp_layout *l = &vm->mod->layout;
+	if (vm->in_host_call)
+		return hp_fail(err, HP_E_INVALID, "a host function may not call into its own VM");
 	if (vm->broken)
 		return hp_fail(err, HP_E_SYSTEM, "this VM failed to restore and must be destroyed");
 	if (vm->snap && hp_vm_restore(vm, err))

@@ -41,6 +41,7 @@ struct hp_module {
 	unsigned nregions;
 	int restore_config; /* enum hp_restore_strategy from the config (AUTO: measure) */
 	uint64_t timeout_ns, max_log_bytes, max_hypercalls;
+	uint64_t max_host_calls, max_host_call_bytes;
 
 	pthread_mutex_t lock; /* guards the function list */
 	char **functions;     /* from the first init, sorted */
@@ -62,6 +63,9 @@ struct hp_vm {
 	uint64_t dispatch_entry;
 	hp_log_fn log;
 	void *log_ctx;
+	hp_host_fn host_fn;     /* host functions the guest may call (NULL: none) */
+	void *host_ctx;
+	bool in_host_call;      /* a host function runs: the VM takes no call (no re-entry) */
 	void *arch; /* arch-private vCPU state */
 
 	/* Restore: only for VMs cloned from a snapshot. */
@@ -81,7 +85,7 @@ struct hp_vm {
 	_Atomic bool cancel;
 	uint64_t deadline_ns, timeout_ns;
 	/* Per-call limits on what the guest produces. */
-	uint64_t log_bytes, log_dropped, hypercalls;
+	uint64_t log_bytes, log_dropped, hypercalls, host_calls;
 	bool trim_next;         /* this restore drops pages instead of copying (restore.c) */
 	uint32_t trim_backoff, trim_wait;
 	uint64_t calls;

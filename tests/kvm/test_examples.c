@@ -109,10 +109,17 @@ static void test_hello(struct hp_kvm *kvm)
 	struct kt_call c;
 	struct kt_expect e = { 0 };
 
-	CHECK_EQ_U64(hp_vm_function_count(vm), 2);
+	CHECK_EQ_U64(hp_vm_function_count(vm), 3);
 	CHECK(strcmp(hp_vm_function_name(vm, 0), "count") == 0);
 	CHECK(strcmp(hp_vm_function_name(vm, 1), "hello") == 0);
-	CHECK(hp_vm_function_name(vm, 2) == NULL);
+	CHECK(strcmp(hp_vm_function_name(vm, 2), "now") == 0);
+	CHECK(hp_vm_function_name(vm, 3) == NULL);
+
+	/* now() needs the host's "time": this VM is offered no host functions */
+	kt_call0(vm, "now", &c);
+	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR,
+				    "now: the host's time: no host functions are offered to this module"));
+	kt_call_free(&c);
 
 	kt_log_clear(&log);
 	kt_call0(vm, "hello", &c);

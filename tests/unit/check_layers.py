@@ -25,7 +25,7 @@ LAYERS = [
     ["elf_load", "guest_layout", "guest_output", "arch:paging", "arch:tables"],
     ["arch:kvm_setup", "arch:vcpu", "arch:exits"],
     ["kvm", "interrupt", "mem_restore"],
-    ["vm"],
+    ["vm", "host_builtins"],
     ["snapshot"],
     ["strategy"],
     ["module"],

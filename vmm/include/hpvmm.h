@@ -32,12 +32,16 @@ struct hp_module_config {
 	uint64_t timeout_ms;  /* default deadline of a call (and of init); 0: HP_DEFAULT_TIMEOUT_MS */
 	uint64_t max_log_bytes;  /* guest output kept per call; 0: HP_DEFAULT_MAX_LOG_BYTES */
 	uint64_t max_hypercalls; /* per call; 0: HP_DEFAULT_MAX_HYPERCALLS */
+	uint64_t max_host_calls;      /* host calls per call; 0: HP_DEFAULT_MAX_HOST_CALLS */
+	uint64_t max_host_call_bytes; /* one host call's request; 0: HP_DEFAULT_MAX_HOST_CALL_BYTES */
 };
 
 #define HP_DEFAULT_TIMEOUT_MS 10000
 #define HP_MAX_TIMEOUT_MS (24ull * 3600 * 1000)
 #define HP_DEFAULT_MAX_LOG_BYTES (1ull << 20)
 #define HP_DEFAULT_MAX_HYPERCALLS 100000
+#define HP_DEFAULT_MAX_HOST_CALLS 1000
+#define HP_DEFAULT_MAX_HOST_CALL_BYTES (1ull << 20)
 
 
 /* How a VM cloned from a snapshot is put back after a call: which pages were written is found
@@ -120,6 +124,45 @@ int hp_vm_memory(struct hp_vm *vm, struct hp_vm_memory *m, struct hp_error *err)
 
 /* Where this VM's guest output goes from now on. */
 void hp_vm_set_log(struct hp_vm *vm, hp_log_fn log, void *log_ctx);
+
+/* --- host functions: what a guest calls with hp_host_call() --------------------------------- */
+
+/* The answer to one host call: status HP_OK and `bytes` one msgpack object, or an error status
+ * (an hp_status code) and `bytes` a message. `bytes` may point into `inline_buf` or into
+ * memory of the callback's that stays valid until the callback returns to libhpvmm's caller
+ * (libhpvmm copies it into the guest before resuming the vCPU). libhpvmm checks a result with
+ * the bounded scanner (one object, UTF-8 strs, no ext) and sanitizes a message to UTF-8. */
+#define HP_HOST_REPLY_INLINE 8192
+struct hp_host_reply {
+	int status;
+	const void *bytes;
+	size_t len;
+	uint8_t inline_buf[HP_HOST_REPLY_INLINE];
+};
+
+/* Called on the thread running the call, while the vCPU waits: `name` (name_len bytes, no
+ * NUL) and `args` (one msgpack array, already validated) are the guest's. The callback must not
+ * call into this VM (libhpvmm refuses re-entry) and should return promptly: the call's
+ * deadline is checked only when it returns. */
+typedef void (*hp_host_fn)(void *ctx, struct hp_vm *vm, const char *name, size_t name_len,
+			   const uint8_t *args, size_t args_len, struct hp_host_reply *reply);
+
+/* The host functions this VM's guest may call from now on (NULL: none; every host call then
+ * answers no_such_function). Pools reset it to none when a VM is put back. */
+void hp_vm_set_host(struct hp_vm *vm, hp_host_fn fn, void *ctx);
+
+/* Built-in host functions an embedder may offer (HP_HOST_* flags): "time" () -> uint64
+ * nanoseconds since the epoch; "random" (n) -> n bytes from getrandom, n <= 4096; "log"
+ * (level, message) -> nil, the message to the VM's log stream (stderr) as one line
+ * "[level] message". Returns true if `name` is one of `allowed` and filled `reply`; false if it
+ * is not a built-in allowed here (the embedder may then serve it itself). */
+#define HP_HOST_TIME 1u
+#define HP_HOST_RANDOM 2u
+#define HP_HOST_LOG 4u
+bool hp_host_builtin(unsigned allowed, struct hp_vm *vm, const char *name, size_t name_len,
+		     const uint8_t *args, size_t args_len, struct hp_host_reply *reply);
+/* "time random log" -> flags; -1 and *bad set to the unknown word. */
+int hp_host_builtins_parse(const char *list, unsigned *flags, const char **bad);
 
 /* Functions the module registered, sorted by name (owned by the module). */
 uint32_t hp_vm_function_count(const struct hp_vm *vm);

@@ -88,6 +88,19 @@ msgpack_packer *hp_out_packer(hp_out *out);
 /* Ends the call with an error: the message (printf format) goes to the caller. Returns -1. */
 int hp_error(hp_out *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* --- host functions ------------------------------------------------------------------------ */
+
+/* Calls the host function `name` (1..63 bytes) with `args`, the bytes of one msgpack array
+ * (build them with msgpack-c, e.g. a msgpack_sbuffer). Returns HP_OK (0) with *reply pointing
+ * at the result, one msgpack object of *reply_len bytes; or an hp_status code (> 0) with *reply
+ * the host's UTF-8 message (HP_E_NO_SUCH_FUNCTION when the host offers no such function).
+ * *reply stays valid until the next host call or the end of the call. Which host functions
+ * exist is the embedder's choice: hyperpoold offers "time", "random" and "log" to modules
+ * whose configuration allows them (hyperpoold.conf: host_functions). A request that breaks the
+ * limits (size, count per call) ends the call. Not available in HP_MODULE_INIT. */
+int hp_host_call(const char *name, const void *args, size_t args_len, const uint8_t **reply,
+		 size_t *reply_len);
+
 /* Stops the call at once and reports the message to the caller as a guest abort. */
 _Noreturn void hp_panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

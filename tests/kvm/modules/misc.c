@@ -30,6 +30,8 @@
  */
 #include <assert.h>
 #include <hyperpool/guest.h>
+#include "hp_abi.h"
+#include "hp_status.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -280,6 +282,118 @@ static int bad_panic(const hp_args *args, hp_out *out)
 	hp_panic("%s", "caf\xc3\xa9 \xff \x1b[0m");
 }
 
+/* --- host calls (tests/kvm/test_hostcall.c) --------------------------------------------------- */
+
+#define HCB ((volatile struct hp_call_block *)HP_GPA_CONTROL)
+
+static void raw_hostcall(void)
+{
+	__asm__ volatile("movl %0, (%1)" : : "r"((uint32_t)HP_HC_HOST_CALL), "r"((uintptr_t)HP_GPA_HYPERCALL)
+			 : "memory");
+}
+
+/* host(name, args) -> [status, result or message]: the host function's answer as it came. */
+static int host(const hp_args *args, hp_out *out)
+{
+	const char *name;
+	size_t name_len;
+	if (hp_args_expect(args, out, "sa") < 0)
+		return -1;
+	hp_arg_str(args, 0, &name, &name_len);
+	char cname[64];
+	if (name_len >= sizeof(cname))
+		return hp_error(out, "host: name too long");
+	memcpy(cname, name, name_len);
+	cname[name_len] = 0;
+	msgpack_sbuffer sb;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_object(&pk, *hp_arg(args, 1));
+	const uint8_t *reply;
+	size_t len;
+	int status = hp_host_call(cname, sb.data, sb.size, &reply, &len);
+	msgpack_sbuffer_destroy(&sb);
+	msgpack_packer *o = hp_out_packer(out);
+	msgpack_pack_array(o, 2);
+	msgpack_pack_int(o, status);
+	if (status != HP_OK) {
+		msgpack_pack_str(o, len);
+		return msgpack_pack_str_body(o, reply, len);
+	}
+	msgpack_zone zone;
+	msgpack_zone_init(&zone, 2048);
+	msgpack_object obj;
+	size_t off = 0;
+	if (msgpack_unpack((const char *)reply, len, &off, &zone, &obj) != MSGPACK_UNPACK_SUCCESS) {
+		msgpack_zone_destroy(&zone);
+		return hp_error(out, "host: the host's result is not msgpack");
+	}
+	int rc = msgpack_pack_object(o, obj);
+	msgpack_zone_destroy(&zone);
+	return rc;
+}
+
+/* host_many(n): n host calls of "time" in one call. */
+static int host_many(const hp_args *args, hp_out *out)
+{
+	uint64_t n;
+	if (hp_args_expect(args, out, "u") < 0)
+		return -1;
+	hp_arg_u64(args, 0, &n);
+	static const uint8_t none[] = { 0x90 };
+	uint64_t ok = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		const uint8_t *reply;
+		size_t len;
+		ok += hp_host_call("time", none, 1, &reply, &len) == HP_OK;
+	}
+	return hp_ret_u64(out, ok);
+}
+
+/* Hostile host calls made by hand. */
+static int host_bad_addr(const hp_args *args, hp_out *out)
+{
+	(void)args;
+	(void)out;
+	HCB->host_req_addr = HP_GPA_CORE_TEXT; /* supervisor memory */
+	HCB->host_req_len = 16;
+	raw_hostcall();
+	return hp_ret_nil(out);
+}
+
+static int host_huge(const hp_args *args, hp_out *out)
+{
+	(void)args;
+	HCB->host_req_addr = HP_GPA_INPUT;
+	HCB->host_req_len = 0xfffffff0u;
+	raw_hostcall();
+	return hp_ret_nil(out);
+}
+
+static int host_garbage(const hp_args *args, hp_out *out)
+{
+	(void)args;
+	static uint8_t req[8] = { 0x92, 0xa1, 'x', 0xc1 };
+	HCB->host_req_addr = (uint64_t)(uintptr_t)req;
+	HCB->host_req_len = sizeof(req);
+	raw_hostcall();
+	return hp_ret_nil(out);
+}
+
+/* peek_input(offset, n): n bytes of the input buffer (what a host call's answer left there). */
+static int peek_input(const hp_args *args, hp_out *out)
+{
+	uint64_t off, n;
+	if (hp_args_expect(args, out, "uu") < 0)
+		return -1;
+	hp_arg_u64(args, 0, &off);
+	hp_arg_u64(args, 1, &n);
+	if (off > HCB->input_size || n > HCB->input_size - off)
+		return hp_error(out, "peek_input: outside the input buffer");
+	return hp_ret_bin(out, (const void *)(uintptr_t)(HP_GPA_INPUT + off), n);
+}
+
 HP_MODULE_INIT()
 {
 	hp_register("fail", fail);
@@ -299,4 +413,10 @@ HP_MODULE_INIT()
 	hp_register("raw_result", raw_result);
 	hp_register("bad_message", bad_message);
 	hp_register("bad_panic", bad_panic);
+	hp_register("host", host);
+	hp_register("host_many", host_many);
+	hp_register("host_bad_addr", host_bad_addr);
+	hp_register("host_huge", host_huge);
+	hp_register("host_garbage", host_garbage);
+	hp_register("peek_input", peek_input);
 }

@@ -1,0 +1,54 @@
+/* hostcall.c - calling functions of the host from a guest (hp_host_call, guest.h).
+ *
+ * The request, the msgpack array [name, args], is built in the heap and its address and length
+ * go to the host in the call block with HP_HC_HOST_CALL; the host leaves the answer in the
+ * input buffer (read-only to us) and its status, address and length in the call block. Our
+ * log buffer is flushed first, so output and host calls reach the host in order. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime_internal.h"
+
+static size_t str_header(uint8_t *p, size_t n)
+{
+	if (n < 32) {
+		p[0] = (uint8_t)(0xa0 | n);
+		return 1;
+	}
+	p[0] = 0xd9;
+	p[1] = (uint8_t)n;
+	return 2;
+}
+
+int hp_host_call(const char *name, const void *args, size_t args_len, const uint8_t **reply,
+		 size_t *reply_len)
+{
+	size_t name_len = strlen(name);
+	if (name_len == 0 || name_len >= HP_HOST_NAME_MAX || !args || args_len == 0)
+		return HP_E_BAD_ARGS;
+	size_t len = 1 + 2 + name_len + args_len;
+	uint8_t *req = malloc(len);
+	if (!req)
+		return HP_E_OUT_OF_MEMORY;
+	size_t n = 0;
+	req[n++] = 0x92; /* [name, args] */
+	n += str_header(req + n, name_len);
+	memcpy(req + n, name, name_len);
+	n += name_len;
+	memcpy(req + n, args, args_len);
+	n += args_len;
+	hp_log_flush();
+	HP_CB->host_req_addr = (uint64_t)(uintptr_t)req;
+	HP_CB->host_req_len = (uint32_t)n;
+	hp_arch_hypercall(HP_HC_HOST_CALL);
+	free(req);
+	int status = (int)HP_CB->host_status;
+	uint64_t addr = HP_CB->host_resp_addr, rlen = HP_CB->host_resp_len;
+	/* the host keeps the answer inside the input buffer; trust, but verify */
+	if (addr < HP_CB->input_addr || rlen > HP_CB->input_size ||
+	    addr - HP_CB->input_addr > HP_CB->input_size - rlen)
+		return HP_E_GUEST_PROTOCOL;
+	*reply = (const uint8_t *)(uintptr_t)addr;
+	*reply_len = (size_t)rlen;
+	return status;
+}
