@@ -74,7 +74,7 @@ static bool parse_u64(const char *v, uint64_t min, uint64_t max, uint64_t *out)
 		return false;
 	errno = 0;
 	char *end;
-	unsigned long long n = strtoull(v, &end, 0);
+	unsigned long long n = strtoull(v, &end, 10); /* decimal: "010" is ten, not eight */
 	if (errno)
 		return false;
 	unsigned shift = 0;
@@ -98,6 +98,17 @@ static int set_u64(struct parse *p, const char *key, const char *v, uint64_t min
 	if (!parse_u64(v, min, max, out))
 		return fail(p, "%s = '%s': expected an integer from %llu to %llu (K, M, G suffixes allowed)",
 			    key, v, (unsigned long long)min, (unsigned long long)max);
+	return 1;
+}
+
+/* A guest memory size: a multiple of the page size. */
+static int set_pages(struct parse *p, const char *key, const char *v, uint64_t min, uint64_t max,
+		     uint64_t *out)
+{
+	if (!set_u64(p, key, v, min, max, out))
+		return 0;
+	if (*out % HP_PAGE_SIZE)
+		return fail(p, "%s = '%s': expected a multiple of 4096 (the page size)", key, v);
 	return 1;
 }
 
@@ -232,13 +243,13 @@ static int module_key(struct parse *p, const char *key, const char *v)
 		return set_str(p, key, v, &m->path);
 	}
 	if (!strcmp(key, "input_size"))
-		return set_u64(p, key, v, HP_PAGE_SIZE, HP_INPUT_MAX, &vm->input_size);
+		return set_pages(p, key, v, HP_PAGE_SIZE, HP_INPUT_MAX, &vm->input_size);
 	if (!strcmp(key, "output_size"))
-		return set_u64(p, key, v, HP_PAGE_SIZE, HP_OUTPUT_MAX, &vm->output_size);
+		return set_pages(p, key, v, HP_PAGE_SIZE, HP_OUTPUT_MAX, &vm->output_size);
 	if (!strcmp(key, "heap_size"))
-		return set_u64(p, key, v, HP_MIN_HEAP_SIZE, HP_GUEST_MEM_MAX, &vm->heap_size);
+		return set_pages(p, key, v, HP_MIN_HEAP_SIZE, HP_GUEST_MEM_MAX, &vm->heap_size);
 	if (!strcmp(key, "stack_size"))
-		return set_u64(p, key, v, HP_MIN_STACK_SIZE, HP_GUEST_MEM_MAX, &vm->stack_size);
+		return set_pages(p, key, v, HP_MIN_STACK_SIZE, HP_GUEST_MEM_MAX, &vm->stack_size);
 	if (!strcmp(key, "timeout_ms"))
 		return set_u64(p, key, v, 1, HP_MAX_TIMEOUT_MS, &vm->timeout_ms);
 	if (!strcmp(key, "max_log_bytes"))
@@ -571,4 +582,15 @@ bool hpd_module_cfg_equal(const struct hpd_module_cfg *a, const struct hpd_modul
 	       a->n_gids == b->n_gids &&
 	       !memcmp(a->allow_uids, b->allow_uids, a->n_uids * sizeof(uid_t)) &&
 	       !memcmp(a->allow_gids, b->allow_gids, a->n_gids * sizeof(gid_t));
+}
+
+int hpd_config_check_files(const struct hpd_config *c, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < c->nmodules; i++)
+		if (access(c->modules[i].path, R_OK) < 0) {
+			snprintf(err, errlen, "%s: [module %s]: path %s: %s", c->modules[i].where,
+				 c->modules[i].name, c->modules[i].path, strerror(errno));
+			return -1;
+		}
+	return 0;
 }

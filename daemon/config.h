@@ -49,6 +49,8 @@ struct hpd_config {
 int hpd_config_load(const char *path, const char *conf_dir, struct hpd_config **out, char *err,
 		    size_t errlen);
 void hpd_config_free(struct hpd_config *cfg);
+/* --check-config's extra step: every module's ELF can be read. */
+int hpd_config_check_files(const struct hpd_config *cfg, char *err, size_t errlen);
 
 /* The same from text in memory (the admin `load` method builds one [module] section); `what`
  * names it in messages. */

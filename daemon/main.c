@@ -210,6 +210,11 @@ int main(int argc, char **argv)
 		hd.cfg->socket_path = strdup(o.socket);
 	}
 	if (o.check) {
+		if (hpd_config_check_files(hd.cfg, err, sizeof(err))) {
+			hpd_log(HPD_LOG_ERR, "bad configuration: %s", err);
+			hpd_config_free(hd.cfg);
+			return 78;
+		}
 		printf("%s: ok: %u modules, socket %s\n", o.config, hd.cfg->nmodules, hd.cfg->socket_path);
 		hpd_config_free(hd.cfg);
 		return 0;

@@ -5,6 +5,7 @@ and STATUS= on a NOTIFY_SOCKET we listen on, socket activation through systemd-s
 and SIGTERM: a running call finishes, a queued one gets shutting_down, the socket is removed,
 exit 0."""
 import os
+import re
 import shutil
 import signal
 import socket
@@ -37,12 +38,22 @@ modules = {"math": {"pool_min": 1, "pool_max": 2}, "echo": {"pool_min": 1, "pool
 d = Daemon(binary, examples, modules=modules, start=False)
 r = run("-c", d.config, "--check-config")
 check(r.returncode == 0 and "ok: 3 modules" in r.stdout, f"--check-config on a good file: {r.stdout}{r.stderr}")
-# the example configuration we ship parses (its module paths are where meson installs them)
+# the example configuration we ship parses; its module paths are where meson installs them, so
+# --check-config (which also opens every module) is pointed at the built ones
 example_conf = os.path.join(os.path.dirname(os.path.dirname(binary)), "units", "hyperpoold.conf")
-r = run("-c", example_conf, "--check-config")
+with open(example_conf) as f:
+    text = re.sub(r"^path = .*/(\w+\.elf)$", lambda m: "path = " + os.path.join(examples, m.group(1)),
+                  f.read(), flags=re.M)
+built_example = os.path.join(d.dir, "example.conf")
+with open(built_example, "w") as f:
+    f.write(text)
+r = run("-c", built_example, "--check-config")
 check(r.returncode == 0 and "ok: 4 modules" in r.stdout, f"the shipped example config: {r.stdout}{r.stderr}")
 BAD = [
     ("[daemon]\nworkers = many\n", "2: workers = 'many'"),
+    ("[daemon]\nworkers = 0x10\n", "2: workers = '0x10'"),
+    ("[module f]\npath = /x.elf\ninput_size = 5000\n", "3: input_size = '5000': expected a multiple of 4096"),
+    ("[module g]\npath = /nonexistent/g.elf\n", "path /nonexistent/g.elf: No such file"),
     ("[daemon]\nsocket = relative.sock\n", "2: socket"),
     ("[daemon]\nfrobnicate = 1\n", "2: unknown key 'frobnicate'"),
     ("[mystery]\nx = 1\n", "unknown section [mystery]"),
