@@ -118,7 +118,9 @@ static int fail_broken(struct hpc_conn *c, struct hpc_error *err)
 static void io_failed(struct hpc_conn *c, const char *what, int errno_)
 {
 	struct hpc_error why;
-	if (errno_)
+	if (errno_ == ECONNRESET || errno_ == EPIPE)
+		hpc_fail(&why, HP_E_SYSTEM, "the daemon closed the connection (%s)", strerror(errno_));
+	else if (errno_)
 		hpc_fail(&why, HP_E_SYSTEM, "%s the daemon's socket: %s", what, strerror(errno_));
 	else
 		hpc_fail(&why, HP_E_SYSTEM, "the daemon closed the connection");
