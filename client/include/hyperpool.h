@@ -205,8 +205,8 @@ HPC_API void hpc_result_free(struct hpc_result *res);
 
 /* Unpacks data[0..len) (exactly one msgpack object, at most HP_RPC_MAX_DEPTH deep) into *up,
  * after the bounded scanner has checked it: *up must not be initialised yet; on success
- * up->data is the object and up->zone owns its memory: release it with
- * msgpack_unpacked_destroy(up). Returns 0, or -1 with *err set (HP_E_BAD_REQUEST: not one
+ * up->data is the object and up->zone owns all its memory (strs and bins included: data may
+ * be freed at once): release it with msgpack_unpacked_destroy(up). Returns 0, or -1 with *err set (HP_E_BAD_REQUEST: not one
  * valid object; HP_E_NO_MEMORY) and *up left destroyed (nothing to free). */
 HPC_API int hpc_unpack(const void *data, size_t len, msgpack_unpacked *up, struct hpc_error *err);
 

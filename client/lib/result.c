@@ -1,6 +1,7 @@
 /* result.c - results: freeing them, and unpacking them with msgpack-c only after the bounded
  * scanner said they are one object within limits (msgpack-c allocates what headers claim). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -24,11 +25,23 @@ int hpc_unpack(const void *data, size_t len, msgpack_unpacked *up, struct hpc_er
 		return hpc_fail(err, HP_E_BAD_REQUEST, "not one msgpack object: %s at byte %zu",
 				why, at);
 	}
+	/* msgpack-c points strs, bins and exts into the bytes it unpacks: unpacking a copy made
+	 * in the zone makes the object self-contained (the caller may free data at once). */
+	msgpack_zone *z = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE);
+	void *copy = z ? msgpack_zone_malloc(z, len) : NULL;
+	if (!copy) {
+		msgpack_zone_free(z);
+		return hpc_fail(err, HP_E_NO_MEMORY, "no memory to unpack %zu bytes", len);
+	}
+	memcpy(copy, data, len);
 	size_t off = 0;
-	msgpack_unpack_return rc = msgpack_unpack_next(up, data, len, &off);
-	if (rc == MSGPACK_UNPACK_SUCCESS && off == len)
+	msgpack_unpack_return rc = msgpack_unpack(copy, len, &off, z, &up->data);
+	if (rc == MSGPACK_UNPACK_SUCCESS && off == len) {
+		up->zone = z;
 		return 0;
-	msgpack_unpacked_destroy(up);
+	}
+	msgpack_zone_free(z);
+	msgpack_unpacked_init(up);
 	if (rc == MSGPACK_UNPACK_NOMEM_ERROR)
 		return hpc_fail(err, HP_E_NO_MEMORY, "no memory to unpack %zu bytes", len);
 	return hpc_fail(err, HP_E_BAD_REQUEST, "msgpack-c could not unpack the object (%d)",

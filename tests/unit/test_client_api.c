@@ -39,6 +39,16 @@ static void test_unpack(void)
 	CHECK(hpc_unpack("\x01\x02", 2, &up, &err) == -1 && err.code == HP_E_BAD_REQUEST);
 	CHECK(hpc_unpack("\xc1", 1, &up, &err) == -1 && err.code == HP_E_BAD_REQUEST);
 	CHECK(hpc_unpack(NULL, 0, &up, &err) == -1 && err.code == HP_E_BAD_REQUEST);
+	/* the object owns its bytes: the input may go at once */
+	uint8_t *buf = malloc(6);
+	memcpy(buf, "\x91\xc4\x03" "abc", 6);
+	CHECK(hpc_unpack(buf, 6, &up, &err) == 0);
+	memset(buf, 0, 6);
+	free(buf);
+	msgpack_object bin = up.data.via.array.ptr[0];
+	CHECK(bin.type == MSGPACK_OBJECT_BIN && bin.via.bin.size == 3 &&
+	      !memcmp(bin.via.bin.ptr, "abc", 3));
+	msgpack_unpacked_destroy(&up);
 	struct hpc_result res = { NULL, 0 };
 	CHECK(hpc_result_unpack(&res, &up, &err) == -1);
 	hpc_result_free(&res);
