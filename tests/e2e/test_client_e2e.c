@@ -1,7 +1,7 @@
 /* test_client_e2e.c - libhyperpool against a real hyperpoold: started here on a socket in a
  * fresh temporary folder with a generated config (as tests/e2e/hpdtest.py does), real VMs.
  *
- *   test_client_e2e HYPERPOOLD EXAMPLES_DIR
+ *   test_client_e2e HYPERPOOLD EXAMPLES_DIR [EXAMPLE_PROGRAM]
  *
  * Exit 0 pass, 1 fail, 77 skip (only when /dev/kvm does not exist). */
 #include <errno.h>
@@ -48,7 +48,7 @@ static int write_config(struct daemon *d, const char *examples)
 	if (!f)
 		return -1;
 	fprintf(f, "[daemon]\nsocket = %s\nsocket_mode = 0600\nworkers = 2\n\n", d->sock);
-	fprintf(f, "[module math]\npath = %s/math.elf\npool_min = 1\npool_max = 2\n\n", examples);
+	fprintf(f, "[module math]\npath = %s/math.elf\npool_min = 2\npool_max = 2\n\n", examples);
 	fprintf(f, "[module echo]\npath = %s/echo.elf\npool_min = 1\npool_max = 2\n\n", examples);
 	fprintf(f, "[module hostile]\npath = %s/hostile.elf\npool_min = 1\npool_max = 2\n"
 		   "timeout_ms = 2000\n", examples);
@@ -269,6 +269,7 @@ static void test_admin_methods(struct hpc_conn *c)
 /* --- pipelining ---------------------------------------------------------------------------- */
 
 #define NCALLS 64
+#define SLOW_N 35u /* math.fib_rec(SLOW_N): the slow call among fast ones */
 
 struct slot {
 	int order;      /* when it completed: 0 first; -1 not yet */
@@ -332,7 +333,7 @@ static uint64_t fib(unsigned n)
 	return a;
 }
 
-/* 64 calls on one connection, the slow fib_rec(32) first: the fast ones overtake it. */
+/* 64 calls on one connection, the slow fib_rec(SLOW_N) first: the fast ones overtake it. */
 static void test_pipelined(struct hpc_conn *c)
 {
 	struct slot slots[NCALLS];
@@ -341,22 +342,23 @@ static void test_pipelined(struct hpc_conn *c)
 	for (int i = 0; i < NCALLS; i++) {
 		slots[i] = (struct slot){ -1, -1, 0, &counter };
 		struct hpc_args a;
-		msgpack_pack_uint32(hpc_args_begin(&a, 1), i == 0 ? 32 : (unsigned)i);
+		msgpack_pack_uint32(hpc_args_begin(&a, 1), i == 0 ? SLOW_N : (unsigned)i);
 		int64_t id = hpc_call_async(c, "math", i == 0 ? "fib_rec" : "fib", hpc_args_data(&a),
 					    hpc_args_len(&a), NULL, on_done, &slots[i], &err);
 		hpc_args_free(&a);
 		CHECK_MSG(id >= 0, "%s", err.message);
 	}
 	CHECK_EQ_U64(hpc_pending(c), NCALLS);
+	uint64_t t0 = now_ms();
 	CHECK_MSG(run_until_idle(c, 30000, &err) == 0, "%s", err.message);
 	for (int i = 0; i < NCALLS; i++) {
 		CHECK_MSG(slots[i].code == HP_OK, "call %d: %d", i, slots[i].code);
-		CHECK_MSG(slots[i].value == fib(i == 0 ? 32 : (unsigned)i), "call %d: %llu", i,
+		CHECK_MSG(slots[i].value == fib(i == 0 ? SLOW_N : (unsigned)i), "call %d: %llu", i,
 			  (unsigned long long)slots[i].value);
 	}
-	CHECK_MSG(slots[0].order > 0, "fib_rec(32), sent first, completed at %d", slots[0].order);
-	fprintf(stderr, "pipelined: fib_rec(32) completed as number %d of %d\n", slots[0].order + 1,
-		NCALLS);
+	CHECK_MSG(slots[0].order > 0, "fib_rec(%u), sent first, completed at %d", SLOW_N, slots[0].order);
+	fprintf(stderr, "pipelined: fib_rec(%u) completed as number %d of %d, all in %llu ms\n",
+		SLOW_N, slots[0].order + 1, NCALLS, (unsigned long long)(now_ms() - t0));
 }
 
 /* The daemon dies with calls in flight: each completes with an error, at once, none hangs. */
@@ -391,6 +393,28 @@ static void test_daemon_gone(struct hpc_conn *c, struct daemon *d)
 	CHECK(hpc_ping(c, 1000, &res, &err) == -1 && err.code == HP_E_SYSTEM);
 }
 
+/* The example of docs/client.md prints math.add's result. */
+static void test_example(const char *example)
+{
+	int fds[2];
+	if (pipe(fds) < 0)
+		return;
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		execl(example, example, "40", "2", (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	char out[64] = "";
+	ssize_t n = read(fds[0], out, sizeof(out) - 1);
+	close(fds[0]);
+	int status = -1;
+	waitpid(pid, &status, 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK_MSG(n == 3 && !memcmp(out, "42\n", 3), "the example printed '%s'", out);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
@@ -423,6 +447,8 @@ int main(int argc, char **argv)
 	CHECK(c2 && hpc_ping(c2, 5000, &res, &err) == 0);
 	hpc_result_free(&res);
 	hpc_close(c2);
+	if (argc > 3)
+		test_example(argv[3]);
 	if (c)
 		test_daemon_gone(c, &d);
 	hpc_close(c);
