@@ -500,6 +500,48 @@ static void test_cancel(void)
 	pair_close(&p);
 }
 
+/* A callback may queue the next call; the synchronous functions and hpc_process refuse. */
+struct chain {
+	struct pair *p;
+	int64_t next;
+	int sync_code, process_rc;
+};
+
+static void chained(struct hpc_conn *c, uint32_t msgid, struct hpc_result *res,
+		    const struct hpc_error *err, void *ctx)
+{
+	(void)msgid;
+	(void)err;
+	struct chain *ch = ctx;
+	hpc_result_free(res);
+	struct hpc_error e;
+	struct hpc_result r;
+	ch->sync_code = hpc_ping(c, 10, &r, &e) == -1 ? e.code : HP_OK;
+	ch->process_rc = hpc_process(c, true, true, NULL);
+	ch->next = hpc_call_async(c, "math", "add", "\x92\x01\x02", 3, NULL, record, &ch->p->recp, &e);
+}
+
+static void test_callback_rules(void)
+{
+	struct pair p;
+	pair_open(&p, 0);
+	struct chain ch = { &p, -1, -1, 0 };
+	struct hpc_error err;
+	int64_t first = hpc_call_async(p.c, "math", "add", "\x92\x01\x02", 3, NULL, chained, &ch, &err);
+	CHECK(first >= 0 && pump(&p, NULL) == 0);
+	send_ok(&p, (uint32_t)first, 3);
+	CHECK(pump(&p, NULL) == 0);
+	CHECK(ch.sync_code == HP_E_INVALID);
+	CHECK(ch.process_rc == -1);
+	CHECK(ch.next > first);
+	CHECK_EQ_U64(hpc_pending(p.c), 1);
+	CHECK(!hpc_wants_write(p.c)); /* the pump after the callbacks wrote it */
+	send_ok(&p, (uint32_t)ch.next, 4);
+	CHECK(pump(&p, NULL) == 0);
+	CHECK(p.rec.n == 1 && p.rec.value[0] == 4);
+	pair_close(&p);
+}
+
 int main(void)
 {
 	test_out_of_order();
@@ -512,5 +554,6 @@ int main(void)
 	test_sync();
 	test_request_shape();
 	test_cancel();
+	test_callback_rules();
 	CHECK_DONE();
 }
