@@ -1,0 +1,287 @@
+/* frame.c - the reader: cuts frames out of the bytes read and handles each.
+ *
+ * Frames are cut with the resumable bounded scanner (max_frame bytes, HP_RPC_MAX_DEPTH deep),
+ * so nothing is allocated for what a header merely claims; only then is a frame walked, token
+ * by token (hp_mp_token), never by msgpack-c. What the daemon may send:
+ *   [1, msgid, error, result]  a response: completes the pending call of that msgid
+ *   [0, msgid, method, params] a request (host functions provided by the client, later):
+ *                              answered, with no_such_method while no handler exists
+ *   [2, method, params]        a notification: none is defined; ignored (as the spec says)
+ * Anything else breaks the connection: the stream cannot be trusted past it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* A cursor over validated bytes. */
+struct cursor {
+	const uint8_t *p;
+	size_t left;
+};
+
+/* The header at the cursor; a str/bin/ext payload is stepped over too. */
+static bool next_token(struct cursor *c, struct hp_mp_token *t)
+{
+	if (hp_mp_token(c->p, c->left, t) != HP_MP_OK || t->header_len > c->left)
+		return false;
+	size_t n = t->header_len;
+	if (t->type == HP_MP_STR || t->type == HP_MP_BIN || t->type == HP_MP_EXT) {
+		if (t->len > c->left - n)
+			return false;
+		n += t->len;
+	}
+	c->p += n;
+	c->left -= n;
+	return true;
+}
+
+/* Steps over one whole object, returning its span. */
+static bool next_object(struct cursor *c, const uint8_t **start, size_t *len)
+{
+	struct hp_mp_scanner s;
+	hp_mp_scanner_init(&s, NULL);
+	if (hp_mp_scan(&s, c->p, c->left, len) != HP_MP_OK)
+		return false;
+	*start = c->p;
+	c->p += *len;
+	c->left -= *len;
+	return true;
+}
+
+static bool next_uint(struct cursor *c, uint64_t *v)
+{
+	struct hp_mp_token t;
+	if (!next_token(c, &t))
+		return false;
+	if (t.type == HP_MP_UINT) {
+		*v = t.v.u;
+		return true;
+	}
+	if (t.type == HP_MP_INT && t.v.i >= 0) {
+		*v = (uint64_t)t.v.i;
+		return true;
+	}
+	return false;
+}
+
+/* A str, or a bin (msgpack-rpc peers may send names as either). */
+static bool next_name(struct cursor *c, const uint8_t **s, uint32_t *len)
+{
+	struct hp_mp_token t;
+	if (!next_token(c, &t) || (t.type != HP_MP_STR && t.type != HP_MP_BIN))
+		return false;
+	*s = t.data;
+	*len = t.len;
+	return true;
+}
+
+/* --- completing calls ---------------------------------------------------------------------- */
+
+void hpc_complete(struct hpc_conn *c, struct hpc_pending p, struct hpc_result *res,
+		  const struct hpc_error *err)
+{
+	if (!p.cb) {
+		hpc_result_free(res);
+		return;
+	}
+	c->in_callback++;
+	p.cb(c, p.msgid, res, err, p.ctx);
+	c->in_callback--;
+}
+
+void hpc_break(struct hpc_conn *c, const struct hpc_error *why)
+{
+	if (c->broken)
+		return;
+	c->broken = true;
+	c->why = *why;
+	/* The table is taken first: a callback may queue a call, which fails at once now. */
+	struct hpc_pending *all = c->pending;
+	size_t n = c->npending;
+	c->pending = NULL;
+	c->npending = c->cap_pending = c->nabandoned = 0;
+	for (size_t i = 0; i < n; i++)
+		hpc_complete(c, all[i], NULL, why);
+	free(all);
+}
+
+/* Breaks the connection with a formatted reason; returns -1. */
+__attribute__((format(printf, 3, 4)))
+static int broken(struct hpc_conn *c, int code, const char *fmt, ...)
+{
+	struct hpc_error why;
+	why.code = code;
+	strcpy(why.name, hp_status_name(code));
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why.message, sizeof(why.message), fmt, ap);
+	va_end(ap);
+	hpc_break(c, &why);
+	return -1;
+}
+
+/* --- responses ----------------------------------------------------------------------------- */
+
+/* error is a map with a str "code" and a str "message" (other keys are skipped: a newer
+ * daemon may add some). */
+static int parse_error_map(struct cursor *cur, uint32_t pairs, struct hpc_error *err)
+{
+	const uint8_t *code = NULL, *msg = (const uint8_t *)"";
+	uint32_t code_len = 0, msg_len = 0;
+	for (uint32_t i = 0; i < pairs; i++) {
+		const uint8_t *k, *v;
+		uint32_t klen;
+		size_t skip;
+		if (!next_name(cur, &k, &klen))
+			return -1;
+		if (klen == 4 && !memcmp(k, "code", 4)) {
+			if (!next_name(cur, &code, &code_len))
+				return -1;
+		} else if (klen == 7 && !memcmp(k, "message", 7)) {
+			if (!next_name(cur, &msg, &msg_len))
+				return -1;
+		} else if (!next_object(cur, &v, &skip)) {
+			return -1;
+		}
+	}
+	if (!code)
+		return -1;
+	hpc_set_wire_error(err, code, code_len, msg, msg_len);
+	return 0;
+}
+
+/* [1, msgid, error, result], the array header and the type already read. */
+static int handle_response(struct hpc_conn *c, struct cursor *cur)
+{
+	uint64_t msgid;
+	if (!next_uint(cur, &msgid) || msgid > UINT32_MAX)
+		return broken(c, HP_E_BAD_REQUEST, "a response from the daemon has no valid msgid");
+	struct hpc_pending *slot = hpc_pending_find(c, (uint32_t)msgid);
+	if (!slot)
+		return broken(c, HP_E_BAD_REQUEST,
+			      "the daemon answered msgid %llu, which no call is waiting for",
+			      (unsigned long long)msgid);
+	struct hp_mp_token e;
+	if (!next_token(cur, &e) || (e.type != HP_MP_NIL && e.type != HP_MP_MAP))
+		return broken(c, HP_E_BAD_REQUEST,
+			      "the error of response %llu is neither nil nor a map",
+			      (unsigned long long)msgid);
+	struct hpc_pending p = *slot;
+	if (e.type == HP_MP_MAP) {
+		struct hpc_error err;
+		if (parse_error_map(cur, e.len, &err) < 0)
+			return broken(c, HP_E_BAD_REQUEST, "the error of response %llu is not "
+				      "{\"code\": str, \"message\": str}", (unsigned long long)msgid);
+		hpc_pending_remove(c, slot);
+		hpc_complete(c, p, NULL, &err);
+		return 0;
+	}
+	const uint8_t *obj;
+	size_t len;
+	if (!next_object(cur, &obj, &len))
+		return broken(c, HP_E_BAD_REQUEST, "response %llu has no result",
+			      (unsigned long long)msgid);
+	struct hpc_result res = { malloc(len), len };
+	if (!res.data)
+		return broken(c, HP_E_NO_MEMORY, "no memory for a result of %zu bytes", len);
+	memcpy(res.data, obj, len);
+	hpc_pending_remove(c, slot);
+	hpc_complete(c, p, &res, NULL);
+	return 0;
+}
+
+/* --- requests from the daemon -------------------------------------------------------------- */
+
+/* Queues [1, msgid, {"code": code, "message": msg}, nil]. */
+static int queue_error_response(struct hpc_conn *c, uint32_t msgid, int code, const char *msg)
+{
+	size_t mark = c->out.len;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &c->out, hpc_buf_pack);
+	msgpack_pack_array(&pk, 4);
+	msgpack_pack_uint8(&pk, HP_RPC_RESPONSE);
+	msgpack_pack_uint32(&pk, msgid);
+	msgpack_pack_map(&pk, 2);
+	hpc_pack_cstr(&pk, "code");
+	hpc_pack_cstr(&pk, hp_status_name(code));
+	hpc_pack_cstr(&pk, "message");
+	hpc_pack_cstr(&pk, msg);
+	msgpack_pack_nil(&pk);
+	if (!c->out.oom)
+		return 0;
+	c->out.len = mark;
+	c->out.oom = false;
+	return broken(c, HP_E_NO_MEMORY, "no memory to answer request %u of the daemon", msgid);
+}
+
+/* [0, msgid, method, params], the array header and the type already read. This is where
+ * handlers registered for host functions will be looked up; there are none yet, so every
+ * method is unknown, and the daemon gets the answer a msgpack-rpc peer expects. */
+static int handle_request(struct hpc_conn *c, struct cursor *cur)
+{
+	uint64_t msgid;
+	const uint8_t *method;
+	uint32_t mlen;
+	struct hp_mp_token params;
+	if (!next_uint(cur, &msgid) || msgid > UINT32_MAX || !next_name(cur, &method, &mlen) ||
+	    !next_token(cur, &params) || params.type != HP_MP_ARRAY)
+		return broken(c, HP_E_BAD_REQUEST,
+			      "a request from the daemon is not [0, msgid, method, params]");
+	char msg[128 + HP_RPC_METHOD_MAX];
+	char name[HP_RPC_METHOD_MAX + 1];
+	size_t n = mlen < HP_RPC_METHOD_MAX ? mlen : HP_RPC_METHOD_MAX;
+	hp_utf8_sanitize(method, n, name, sizeof(name));
+	snprintf(msg, sizeof(msg), "this client provides no method '%s'", name);
+	return queue_error_response(c, (uint32_t)msgid, HP_E_NO_SUCH_METHOD, msg);
+}
+
+/* --- frames -------------------------------------------------------------------------------- */
+
+static int handle_frame(struct hpc_conn *c, const uint8_t *f, size_t len)
+{
+	struct cursor cur = { f, len };
+	struct hp_mp_token t;
+	uint64_t type;
+	if (!next_token(&cur, &t) || t.type != HP_MP_ARRAY || !next_uint(&cur, &type))
+		return broken(c, HP_E_BAD_REQUEST,
+			      "the daemon sent a frame that is not a MessagePack-RPC message");
+	if (type == HP_RPC_RESPONSE && t.len == 4)
+		return handle_response(c, &cur);
+	if (type == HP_RPC_REQUEST && t.len == 4)
+		return handle_request(c, &cur);
+	if (type == HP_RPC_NOTIFICATION && t.len == 3)
+		return 0;
+	return broken(c, HP_E_BAD_REQUEST, "the daemon sent a frame of type %llu with %u elements",
+		      (unsigned long long)type, t.len);
+}
+
+int hpc_frames(struct hpc_conn *c)
+{
+	while (!c->broken && c->in.off < c->in.len) {
+		if (!c->scanning) {
+			struct hp_mp_limits lim = { HP_RPC_MAX_DEPTH, c->max_frame, 0 };
+			hp_mp_scanner_init(&c->scan, &lim);
+			c->scanning = true;
+		}
+		const uint8_t *f = c->in.p + c->in.off;
+		size_t n;
+		int rc = hp_mp_scan(&c->scan, f, c->in.len - c->in.off, &n);
+		if (rc == HP_MP_INCOMPLETE)
+			break;
+		if (rc == HP_MP_INVALID) {
+			bool too_large = strstr(c->scan.error, "size limit") != NULL;
+			return broken(c, too_large ? HP_E_TOO_LARGE : HP_E_BAD_REQUEST,
+				      "the daemon sent bytes that are not MessagePack within the "
+				      "limits (frame limit %zu bytes): %s at byte %llu", c->max_frame,
+				      c->scan.error, (unsigned long long)c->scan.error_offset);
+		}
+		c->scanning = false;
+		c->in.off += n;
+		if (handle_frame(c, f, n) < 0)
+			return -1;
+	}
+	if (c->broken)
+		return -1;
+	hpc_buf_compact(&c->in);
+	return 0;
+}
