@@ -271,9 +271,24 @@ static int module_key(struct parse *p, const char *key, const char *v)
 	if (!strcmp(key, "queue"))
 		return set_uint(p, key, v, 0, 1000000, &m->queue);
 	if (!strcmp(key, "host_functions")) {
+		/* "client" is ours (the calling client answers); the rest are libhpvmm's built-ins */
+		char rest[256];
 		const char *bad;
-		if (hp_host_builtins_parse(v, &m->host_functions, &bad))
-			return fail(p, "host_functions: no built-in host function '%s' (time, random, log)", bad);
+		unsigned client = 0;
+		size_t n = 0;
+		for (const char *w = v; *w;) {
+			w += strspn(w, " ,\t");
+			size_t len = strcspn(w, " ,\t");
+			if (len == 6 && !strncmp(w, "client", 6))
+				client = HPD_HOST_CLIENT;
+			else if (len && n + len + 1 < sizeof(rest))
+				n += (size_t)snprintf(rest + n, sizeof(rest) - n, "%.*s ", (int)len, w);
+			w += len;
+		}
+		rest[n] = '\0';
+		if (hp_host_builtins_parse(rest, &m->host_functions, &bad))
+			return fail(p, "host_functions: no host function '%s' (time, random, log, client)", bad);
+		m->host_functions |= client;
 		return 1;
 	}
 	if (!strcmp(key, "max_host_calls"))

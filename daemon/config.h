@@ -13,6 +13,7 @@
 
 #define HPD_MAX_MODULES 256
 #define HPD_MAX_ALLOW 64
+#define HPD_HOST_CLIENT 0x100u /* host_functions = client: other names go to the calling client */
 
 struct hpd_module_cfg {
 	char *name;
@@ -23,7 +24,7 @@ struct hpd_module_cfg {
 	uid_t allow_uids[HPD_MAX_ALLOW];
 	gid_t allow_gids[HPD_MAX_ALLOW];
 	unsigned n_uids, n_gids;     /* both 0: anyone who can open the socket may call */
-	unsigned host_functions;     /* HP_HOST_* built-ins the module may call */
+	unsigned host_functions;     /* HP_HOST_* built-ins the module may call, and HPD_HOST_CLIENT */
 	char *where;                 /* "FILE:LINE" of its section, for messages */
 };
 

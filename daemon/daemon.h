@@ -105,6 +105,12 @@ struct hpd_job {
 	bool cancelled;
 	uint32_t msgid;
 	uint64_t arrival_ns, deadline_ns;
+	/* a host call the client answers (host_functions = client), under hpd.lock */
+	uint32_t host_msgid;                  /* our request's id on the connection; 0: none */
+	bool host_done;
+	int host_status;
+	uint8_t *host_bytes;                  /* the answer (malloc'd): result or message */
+	size_t host_len;
 	uint32_t name_len;
 	uint32_t args_len;
 	uint8_t data[];                       /* name, then args (one msgpack array) */
@@ -121,6 +127,10 @@ void hpd_jobs_cancel_conn(struct hpd *hd, struct hpd_conn *conn);
 unsigned hpd_jobs_drain(struct hpd *hd);
 /* Interrupts every running job (the drain's bound has passed). */
 void hpd_jobs_cancel_running(struct hpd *hd);
+/* The client answered host call `host_msgid` (loop thread): hands the answer to the job that
+ * waits for it; an answer nobody waits for any more is dropped. */
+void hpd_host_answer(struct hpd *hd, struct hpd_conn *c, uint32_t host_msgid, int status,
+		     const uint8_t *bytes, size_t len);
 
 /* --- connections (conn.c) ----------------------------------------------------------------- */
 
@@ -142,6 +152,7 @@ struct hpd_conn {
 	/* under hd->lock */
 	struct hpd_job *jobs;
 	unsigned inflight;
+	uint32_t next_host_msgid;             /* ids of the daemon's own requests to this client */
 	/* output (any thread, under out_lock) */
 	pthread_mutex_t out_lock;
 	uint8_t *out;
@@ -225,6 +236,7 @@ struct hpd {
 	/* scheduling (hd->lock) */
 	pthread_mutex_t lock;
 	pthread_cond_t work;
+	pthread_cond_t host_answered;  /* a client answered a host call (CLOCK_MONOTONIC) */
 	struct hpd_job_list runq;
 	unsigned running;          /* jobs on workers */
 	bool stopping;             /* no new calls; workers exit when the run queue is empty */

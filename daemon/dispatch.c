@@ -588,6 +588,65 @@ static void method_reload(struct hpd_conn *c, uint32_t msgid)
 
 /* --- the envelope ------------------------------------------------------------------------- */
 
+/* A status code by its wire name (hp_status_name), HP_E_GUEST_ERROR for a name we do not know. */
+static int status_by_name(const uint8_t *name, uint32_t len)
+{
+	for (int code = 1; code < HPD_STATUS_SLOTS; code++) {
+		const char *n = hp_status_name(code);
+		if (strcmp(n, "unknown") && strlen(n) == len && !memcmp(n, name, len))
+			return code;
+	}
+	return HP_E_GUEST_ERROR;
+}
+
+/* [1, msgid, error, result] from the client: the answer to a host call the daemon asked it
+ * (host_functions = client). An error is read as {code, message}; anything else in its place
+ * is an error without a message. The guest gets the result or the message. */
+static int client_answer(struct hpd_conn *c, struct cursor *cur)
+{
+	uint64_t msgid;
+	struct hp_mp_token t;
+	if (!next_uint(cur, &msgid) || msgid > UINT32_MAX)
+		return -1;
+	struct cursor peek = *cur;
+	if (!next_token(&peek, &t))
+		return -1;
+	if (t.type == HP_MP_NIL) {
+		const uint8_t *result;
+		size_t len;
+		*cur = peek;
+		if (!next_object(cur, &result, &len))
+			return -1;
+		hpd_host_answer(c->hd, c, (uint32_t)msgid, HP_OK, result, len);
+		return 0;
+	}
+	int status = HP_E_GUEST_ERROR;
+	const uint8_t *msg = (const uint8_t *)"the client answered with an error";
+	uint32_t msg_len = 33;
+	if (t.type == HP_MP_MAP) {
+		*cur = peek;
+		for (uint32_t i = 0; i < t.len; i++) {
+			const uint8_t *key, *val;
+			uint32_t klen, vlen;
+			struct cursor v;
+			if (!next_name(cur, &key, &klen))
+				return -1;
+			v = *cur;
+			if (klen == 4 && !memcmp(key, "code", 4) && next_name(&v, &val, &vlen))
+				status = status_by_name(val, vlen);
+			else if (klen == 7 && !memcmp(key, "message", 7) && next_name(&v, &val, &vlen))
+				msg = val, msg_len = vlen;
+			const uint8_t *skip;
+			size_t skip_len;
+			if (!next_object(cur, &skip, &skip_len))
+				return -1;
+		}
+	}
+	hpd_host_answer(c->hd, c, (uint32_t)msgid, status == HP_OK ? HP_E_GUEST_ERROR : status, msg,
+			msg_len);
+	return 0;
+}
+
 static bool method_is(const uint8_t *m, uint32_t len, const char *name)
 {
 	return strlen(name) == len && !memcmp(m, name, len);
@@ -602,7 +661,7 @@ int hpd_dispatch_frame(struct hpd_conn *c, const uint8_t *frame, size_t len)
 	    !next_uint(&cur, &type))
 		return -1; /* not an RPC message at all: no msgid to answer */
 	if (type == HP_RPC_RESPONSE && t.len == 4)
-		return 0; /* the daemon sends clients no requests yet: nothing to match */
+		return client_answer(c, &cur);
 	if (type == HP_RPC_NOTIFICATION && t.len == 3)
 		return 0; /* no notification is defined; unknown ones are ignored (spec) */
 	if (type != HP_RPC_REQUEST || t.len != 4)

@@ -228,6 +228,11 @@ int main(int argc, char **argv)
 	hd.start_ns = hd.status_ns = hpd_now_ns();
 	pthread_mutex_init(&hd.lock, NULL);
 	pthread_cond_init(&hd.work, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* deadlines are CLOCK_MONOTONIC */
+	pthread_cond_init(&hd.host_answered, &ca);
+	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&hd.flush_lock, NULL);
 	int code = 0;
 	if (start(&hd, err, sizeof(err))) {
@@ -252,6 +257,7 @@ int main(int argc, char **argv)
 	hpd_config_free(hd.cfg);
 	pthread_mutex_destroy(&hd.flush_lock);
 	pthread_cond_destroy(&hd.work);
+	pthread_cond_destroy(&hd.host_answered);
 	pthread_mutex_destroy(&hd.lock);
 	if (code == 0)
 		hpd_log(HPD_LOG_NOTICE, "stopped");

@@ -7,12 +7,16 @@
  * by the worker (conn.c), and only then is the VM restored (hp_pool_put): the restore costs the
  * caller nothing. */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/uio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "daemon.h"
+#include "hp_abi.h"
 #include "log.h"
 
 uint64_t hpd_now_ns(void)
@@ -85,6 +89,7 @@ static void job_forget(struct hpd_job *j)
 
 static void job_free(struct hpd_job *j)
 {
+	free(j->host_bytes);
 	hpd_conn_unref(j->conn);
 	hpd_module_unref(j->module); /* may free a module that was unloaded meanwhile */
 	free(j);
@@ -147,19 +152,117 @@ static void finish(struct hpd *hd, struct hpd_job *j, int rc, const struct hp_ca
 	hpd_respond_call(j->conn, j->msgid, rc, res, err);
 }
 
-/* The host functions a module's guests may call: the built-ins its configuration allows. */
-static void module_host(void *ctx, struct hp_vm *vm, const char *name, size_t name_len,
-			const uint8_t *args, size_t args_len, struct hp_host_reply *r)
+static void reply_text(struct hp_host_reply *r, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void reply_text(struct hp_host_reply *r, int status, const char *fmt, ...)
 {
-	const struct hpd_module *m = ctx;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf((char *)r->inline_buf, sizeof(r->inline_buf), fmt, ap);
+	va_end(ap);
+	r->status = status;
+	r->bytes = r->inline_buf;
+	r->len = n < 0 ? 0 : (size_t)n < sizeof(r->inline_buf) ? (size_t)n : sizeof(r->inline_buf) - 1;
+}
+
+/* host_functions = client: the daemon asks the calling client, on the same connection, with a
+ * request [0, id, name, args] of its own, and waits (the vCPU is stopped meanwhile) until the
+ * loop hands over the answer, the client hangs up, or the call's deadline passes; then the
+ * guest resumes with the answer (and a call past its deadline ends with timeout). */
+static void ask_client(struct hpd_job *j, const char *name, size_t name_len, const uint8_t *args,
+		       size_t args_len, struct hp_host_reply *r)
+{
+	struct hpd *hd = j->conn->hd;
+	pthread_mutex_lock(&hd->lock);
+	free(j->host_bytes);
+	j->host_bytes = NULL;
+	if (++j->conn->next_host_msgid == 0)
+		j->conn->next_host_msgid = 1;
+	j->host_msgid = j->conn->next_host_msgid;
+	j->host_done = false;
+	uint32_t id = j->host_msgid;
+	pthread_mutex_unlock(&hd->lock);
+
+	uint8_t head[16 + HP_HOST_NAME_MAX];
+	size_t n = 0;
+	head[n++] = 0x94;
+	head[n++] = HP_RPC_REQUEST;
+	head[n++] = 0xce;
+	for (int s = 24; s >= 0; s -= 8)
+		head[n++] = (uint8_t)(id >> s);
+	if (name_len < 32) { /* name_len < HP_HOST_NAME_MAX: a fixstr or a str8 */
+		head[n++] = (uint8_t)(0xa0 | name_len);
+	} else {
+		head[n++] = 0xd9;
+		head[n++] = (uint8_t)name_len;
+	}
+	memcpy(head + n, name, name_len);
+	n += name_len;
+	struct iovec iov[2] = { { head, n }, { (void *)args, args_len } };
+	hpd_conn_send(j->conn, iov, 2);
+
+	struct timespec until = { .tv_sec = (time_t)(j->deadline_ns / 1000000000ull),
+				  .tv_nsec = (long)(j->deadline_ns % 1000000000ull) };
+	pthread_mutex_lock(&hd->lock);
+	int rc = 0;
+	while (!j->host_done && !j->cancelled && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&hd->host_answered, &hd->lock, &until);
+	bool done = j->host_done, cancelled = j->cancelled;
+	j->host_msgid = 0;
+	pthread_mutex_unlock(&hd->lock);
+	if (done) {
+		r->status = j->host_status;
+		r->bytes = j->host_bytes; /* freed at the next host call or with the job */
+		r->len = j->host_len;
+	} else if (cancelled) {
+		reply_text(r, HP_E_CANCELLED, "the client hung up during host function '%.*s'",
+			   (int)name_len, name);
+	} else {
+		reply_text(r, HP_E_TIMEOUT, "the client did not answer host function '%.*s' before "
+			   "the call's deadline", (int)name_len, name);
+	}
+}
+
+/* The host functions a module's guests may call: the built-ins its configuration allows, and
+ * with `client` the calling client's own. */
+static void job_host(void *ctx, struct hp_vm *vm, const char *name, size_t name_len,
+		     const uint8_t *args, size_t args_len, struct hp_host_reply *r)
+{
+	struct hpd_job *j = ctx;
+	const struct hpd_module *m = j->module;
 	if (hp_host_builtin(m->cfg->host_functions, vm, name, name_len, args, args_len, r))
 		return;
-	int n = snprintf((char *)r->inline_buf, sizeof(r->inline_buf),
-			 "module %s may call no host function '%.*s' (hyperpoold.conf: host_functions)",
-			 m->name, (int)(name_len > 64 ? 64 : name_len), name);
-	r->status = HP_E_NO_SUCH_FUNCTION;
-	r->bytes = r->inline_buf;
-	r->len = n > 0 ? (size_t)n : 0;
+	if (m->cfg->host_functions & HPD_HOST_CLIENT) {
+		ask_client(j, name, name_len, args, args_len, r);
+		return;
+	}
+	reply_text(r, HP_E_NO_SUCH_FUNCTION,
+		   "module %s may call no host function '%.*s' (hyperpoold.conf: host_functions)",
+		   m->name, (int)(name_len > 64 ? 64 : name_len), name);
+}
+
+void hpd_host_answer(struct hpd *hd, struct hpd_conn *c, uint32_t host_msgid, int status,
+		     const uint8_t *bytes, size_t len)
+{
+	uint8_t *copy = malloc(len ? len : 1);
+	if (!copy)
+		return; /* the call then times out, as if the answer never came */
+	memcpy(copy, bytes, len);
+	pthread_mutex_lock(&hd->lock);
+	for (struct hpd_job *j = c->jobs; j; j = j->conn_next) {
+		if (j->state != JOB_RUNNING || j->host_msgid != host_msgid || j->host_done)
+			continue;
+		j->host_status = status;
+		j->host_bytes = copy;
+		j->host_len = len;
+		j->host_done = true;
+		copy = NULL;
+		pthread_cond_broadcast(&hd->host_answered);
+		break;
+	}
+	pthread_mutex_unlock(&hd->lock);
+	free(copy);
 }
 
 static void run_job(struct hpd *hd, struct hpd_job *j)
@@ -179,7 +282,7 @@ static void run_job(struct hpd *hd, struct hpd_job *j)
 		finish(hd, j, -1, &res, &err);
 		return;
 	}
-	hp_vm_set_host(vm, module_host, m);
+	hp_vm_set_host(vm, job_host, j);
 	pthread_mutex_lock(&hd->lock);
 	j->vm = vm;
 	bool cancelled = j->cancelled;
@@ -299,6 +402,7 @@ void hpd_jobs_cancel_conn(struct hpd *hd, struct hpd_conn *conn)
 			j->cancelled = true;
 			if (j->vm)
 				hp_vm_cancel(j->vm);
+			pthread_cond_broadcast(&hd->host_answered); /* one may wait for this client */
 			continue;
 		}
 		unqueue(hd, j);

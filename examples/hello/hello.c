@@ -1,6 +1,7 @@
 /* hello - the smallest module: printf from inside a micro-VM. */
 #include <hyperpool/guest.h>
 #include <stdio.h>
+#include <string.h>
 
 /* hello([name]) -> "hello, NAME"; also prints a greeting to stdout. */
 static int hello(const hp_args *args, hp_out *out)
@@ -55,9 +56,46 @@ static int now(const hp_args *args, hp_out *out)
 	return rc;
 }
 
+/* ask(name, args) -> what the host function `name` answers for `args` (an array): with
+ * hyperpoold's host_functions = client, the calling client's own function. */
+static int ask(const hp_args *args, hp_out *out)
+{
+	const char *name;
+	size_t name_len;
+	if (hp_args_expect(args, out, "sa") < 0)
+		return -1;
+	hp_arg_str(args, 0, &name, &name_len);
+	char cname[64];
+	if (name_len == 0 || name_len >= sizeof(cname))
+		return hp_error(out, "ask: a host function's name is 1 to 63 bytes");
+	memcpy(cname, name, name_len);
+	cname[name_len] = 0;
+	msgpack_sbuffer sb;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_object(&pk, *hp_arg(args, 1));
+	const uint8_t *reply;
+	size_t len;
+	int status = hp_host_call(cname, sb.data, sb.size, &reply, &len);
+	msgpack_sbuffer_destroy(&sb);
+	if (status != 0)
+		return hp_error(out, "ask: %s: %.*s", cname, (int)len, (const char *)reply);
+	msgpack_zone zone;
+	msgpack_zone_init(&zone, 1024);
+	msgpack_object obj;
+	size_t off = 0;
+	int rc = msgpack_unpack((const char *)reply, len, &off, &zone, &obj) == MSGPACK_UNPACK_SUCCESS
+			 ? hp_ret_object(out, &obj)
+			 : hp_error(out, "ask: the host's answer is not msgpack");
+	msgpack_zone_destroy(&zone);
+	return rc;
+}
+
 HP_MODULE_INIT()
 {
 	hp_register("hello", hello);
 	hp_register("count", count);
 	hp_register("now", now);
+	hp_register("ask", ask);
 }

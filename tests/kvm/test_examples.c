@@ -109,11 +109,12 @@ static void test_hello(struct hp_kvm *kvm)
 	struct kt_call c;
 	struct kt_expect e = { 0 };
 
-	CHECK_EQ_U64(hp_vm_function_count(vm), 3);
-	CHECK(strcmp(hp_vm_function_name(vm, 0), "count") == 0);
-	CHECK(strcmp(hp_vm_function_name(vm, 1), "hello") == 0);
-	CHECK(strcmp(hp_vm_function_name(vm, 2), "now") == 0);
-	CHECK(hp_vm_function_name(vm, 3) == NULL);
+	CHECK_EQ_U64(hp_vm_function_count(vm), 4);
+	CHECK(strcmp(hp_vm_function_name(vm, 0), "ask") == 0);
+	CHECK(strcmp(hp_vm_function_name(vm, 1), "count") == 0);
+	CHECK(strcmp(hp_vm_function_name(vm, 2), "hello") == 0);
+	CHECK(strcmp(hp_vm_function_name(vm, 3), "now") == 0);
+	CHECK(hp_vm_function_name(vm, 4) == NULL);
 
 	/* now() needs the host's "time": this VM is offered no host functions */
 	kt_call0(vm, "now", &c);

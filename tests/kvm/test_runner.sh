@@ -34,7 +34,7 @@ expect 0 '{"$bin":"ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0="}' "" -- "$DIR/s
 expect 0 '[1,{"$float":"NaN"},"",null]' "" -- "$DIR/echo.elf" echo '[[1,{"$float":"NaN"},"",null]]'
 expect 0 18446744073709551615 "" -- "$DIR/echo.elf" echo '[18446744073709551615]'
 expect 0 '"nil"' "" -- "$DIR/echo.elf" type_of '[null]'
-expect 0 "$(printf 'count\nhello\nnow')" "" -- --list "$DIR/hello.elf"
+expect 0 "$(printf 'ask\ncount\nhello\nnow')" "" -- --list "$DIR/hello.elf"
 expect 1 "" "guest_error: add: argument 2 must be a number, got a string" -- "$DIR/math.elf" add '[1, "x"]'
 expect 1 "" "no_such_function: no function named 'nope'" -- "$DIR/math.elf" nope '[]'
 expect 1 "" "eval:" -- "$DIR/calc.elf" eval '["1 +"]'
