@@ -244,4 +244,30 @@ HPC_API int hpc_status_from_name(const char *name, size_t len);
 }
 #endif
 
+/* --- functions this client provides ---------------------------------------------------------
+ *
+ * A module configured with `host_functions = client` (hyperpoold.conf(5)) may call functions of
+ * the client that made the call: the daemon then sends a request on this connection, and
+ * libhyperpool answers it from the function registered here under that name, while it
+ * processes the connection (hpc_process, or any synchronous call waiting for its answer).
+ * A name nobody registered is answered no_such_method. */
+
+struct hpc_answer {
+	int status;        /* HP_OK: bytes is the result (one msgpack object); else an error code */
+	const void *bytes; /* HP_OK: the result; else the message (UTF-8), or NULL */
+	size_t len;
+};
+
+/* Called with the guest's args (the bytes of one msgpack array, valid during the call). It
+ * fills *answer; its bytes must stay valid until it returns (libhyperpool copies them). It may
+ * queue calls (hpc_call_async) but not make synchronous ones. */
+typedef void (*hpc_function)(struct hpc_conn *c, const uint8_t *args, size_t args_len,
+			     struct hpc_answer *answer, void *ctx);
+
+/* Registers (or replaces, or with fn NULL removes) the function `name` (1..63 bytes) on this
+ * connection; at most HPC_MAX_FUNCTIONS. 0, or -1 with err. */
+#define HPC_MAX_FUNCTIONS 64
+HPC_API int hpc_provide(struct hpc_conn *c, const char *name, hpc_function fn, void *ctx,
+			struct hpc_error *err);
+
 #endif

@@ -214,25 +214,96 @@ static int queue_error_response(struct hpc_conn *c, uint32_t msgid, int code, co
 	return broken(c, HP_E_NO_MEMORY, "no memory to answer request %u of the daemon", msgid);
 }
 
-/* [0, msgid, method, params], the array header and the type already read. This is where
- * handlers registered for host functions will be looked up; there are none yet, so every
- * method is unknown, and the daemon gets the answer a msgpack-rpc peer expects. */
+static struct hpc_provided *provided(struct hpc_conn *c, const uint8_t *name, uint32_t len)
+{
+	for (unsigned i = 0; i < c->nprovided; i++)
+		if (strlen(c->provided[i].name) == len && !memcmp(c->provided[i].name, name, len))
+			return &c->provided[i];
+	return NULL;
+}
+
+/* [1, msgid, nil, result]: a provided function's answer, checked to be one msgpack object. */
+static int queue_result_response(struct hpc_conn *c, uint32_t msgid, const void *bytes, size_t len)
+{
+	const struct hp_mp_limits lim = { HP_RPC_MAX_DEPTH, len, HP_MP_F_UTF8 | HP_MP_F_NO_EXT };
+	if (!bytes || hp_mp_check_one(bytes, len, &lim, NULL, NULL) != HP_MP_OK)
+		return queue_error_response(c, msgid, HP_E_INVALID,
+					    "the client's function answered bytes that are not one valid msgpack object");
+	size_t mark = c->out.len;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &c->out, hpc_buf_pack);
+	msgpack_pack_array(&pk, 4);
+	msgpack_pack_uint8(&pk, HP_RPC_RESPONSE);
+	msgpack_pack_uint32(&pk, msgid);
+	msgpack_pack_nil(&pk);
+	hpc_buf_pack(&c->out, bytes, len);
+	if (!c->out.oom)
+		return 0;
+	c->out.len = mark;
+	c->out.oom = false;
+	return broken(c, HP_E_NO_MEMORY, "no memory to answer request %u of the daemon", msgid);
+}
+
+/* [0, msgid, method, params], the array header and the type already read: the daemon asks for
+ * a function this client provides (hpc_provide); a name nobody registered gets the answer a
+ * msgpack-rpc peer expects, no_such_method. */
 static int handle_request(struct hpc_conn *c, struct cursor *cur)
 {
 	uint64_t msgid;
 	const uint8_t *method;
 	uint32_t mlen;
 	struct hp_mp_token params;
-	if (!next_uint(cur, &msgid) || msgid > UINT32_MAX || !next_name(cur, &method, &mlen) ||
-	    !next_token(cur, &params) || params.type != HP_MP_ARRAY)
+	struct cursor at_params;
+	if (!next_uint(cur, &msgid) || msgid > UINT32_MAX || !next_name(cur, &method, &mlen))
 		return broken(c, HP_E_BAD_REQUEST,
 			      "a request from the daemon is not [0, msgid, method, params]");
+	at_params = *cur;
+	if (!next_token(cur, &params) || params.type != HP_MP_ARRAY)
+		return broken(c, HP_E_BAD_REQUEST,
+			      "a request from the daemon is not [0, msgid, method, params]");
+	struct hpc_provided *f = provided(c, method, mlen);
+	if (f) {
+		struct hpc_answer a = { .status = HP_E_SYSTEM };
+		c->in_callback++;
+		/* params is the frame's last element: it runs to the end of the frame */
+		f->fn(c, at_params.p, at_params.left, &a, f->ctx);
+		c->in_callback--;
+		if (a.status == HP_OK)
+			return queue_result_response(c, (uint32_t)msgid, a.bytes, a.len);
+		char msg[1024];
+		hp_utf8_sanitize(a.bytes ? a.bytes : (const void *)"", a.bytes ? a.len : 0, msg, sizeof(msg));
+		return queue_error_response(c, (uint32_t)msgid, a.status, msg);
+	}
 	char msg[128 + HP_RPC_METHOD_MAX];
 	char name[HP_RPC_METHOD_MAX + 1];
 	size_t n = mlen < HP_RPC_METHOD_MAX ? mlen : HP_RPC_METHOD_MAX;
 	hp_utf8_sanitize(method, n, name, sizeof(name));
 	snprintf(msg, sizeof(msg), "this client provides no method '%s'", name);
 	return queue_error_response(c, (uint32_t)msgid, HP_E_NO_SUCH_METHOD, msg);
+}
+
+int hpc_provide(struct hpc_conn *c, const char *name, hpc_function fn, void *ctx,
+		struct hpc_error *err)
+{
+	size_t len = name ? strlen(name) : 0;
+	if (len == 0 || len >= sizeof(c->provided[0].name))
+		return hpc_fail(err, HP_E_INVALID, "a function's name is 1 to 63 bytes");
+	struct hpc_provided *f = provided(c, (const uint8_t *)name, (uint32_t)len);
+	if (!fn) {
+		if (f)
+			*f = c->provided[--c->nprovided];
+		return 0;
+	}
+	if (!f) {
+		if (c->nprovided == HPC_MAX_FUNCTIONS)
+			return hpc_fail(err, HP_E_INVALID, "at most %d functions per connection",
+					HPC_MAX_FUNCTIONS);
+		f = &c->provided[c->nprovided++];
+		memcpy(f->name, name, len + 1);
+	}
+	f->fn = fn;
+	f->ctx = ctx;
+	return 0;
 }
 
 /* --- frames -------------------------------------------------------------------------------- */

@@ -38,6 +38,12 @@ struct hpc_conn {
 	bool broken;
 	struct hpc_error why;  /* set when broken */
 	int in_callback;       /* > 0 while a callback runs: sync calls and hpc_close refuse */
+	struct hpc_provided {  /* functions this client provides (hpc_provide) */
+		char name[64];
+		hpc_function fn;
+		void *ctx;
+	} provided[HPC_MAX_FUNCTIONS];
+	unsigned nprovided;
 };
 
 /* error.c */

@@ -49,6 +49,8 @@ static int write_config(struct daemon *d, const char *examples)
 		return -1;
 	fprintf(f, "[daemon]\nsocket = %s\nsocket_mode = 0600\nworkers = 2\n\n", d->sock);
 	fprintf(f, "[module math]\npath = %s/math.elf\npool_min = 2\npool_max = 2\n\n", examples);
+	fprintf(f, "[module hello]\npath = %s/hello.elf\npool_min = 1\npool_max = 1\n"
+		   "host_functions = client\n\n", examples);
 	fprintf(f, "[module echo]\npath = %s/echo.elf\npool_min = 1\npool_max = 2\n\n", examples);
 	fprintf(f, "[module hostile]\npath = %s/hostile.elf\npool_min = 1\npool_max = 2\n"
 		   "timeout_ms = 2000\n", examples);
@@ -177,6 +179,74 @@ static void test_sync_calls(struct hpc_conn *c)
 	msgpack_unpacked_destroy(&up);
 }
 
+/* A function this client provides: greeting([name]) -> "hi, NAME" (packed into ctx's buffer). */
+static void greeting(struct hpc_conn *c, const uint8_t *args, size_t args_len,
+		     struct hpc_answer *answer, void *ctx)
+{
+	(void)c;
+	static char out[128];
+	msgpack_unpacked up;
+	msgpack_unpacked_init(&up);
+	size_t off = 0;
+	unsigned *calls = ctx;
+	(*calls)++;
+	if (msgpack_unpack_next(&up, (const char *)args, args_len, &off) != MSGPACK_UNPACK_SUCCESS ||
+	    up.data.type != MSGPACK_OBJECT_ARRAY || up.data.via.array.size != 1 ||
+	    up.data.via.array.ptr[0].type != MSGPACK_OBJECT_STR) {
+		msgpack_unpacked_destroy(&up);
+		answer->status = HP_E_BAD_ARGS;
+		answer->bytes = "greeting takes one name";
+		answer->len = strlen(answer->bytes);
+		return;
+	}
+	msgpack_object_str s = up.data.via.array.ptr[0].via.str;
+	int n = snprintf(out + 1, sizeof(out) - 1, "hi, %.*s", (int)(s.size > 100 ? 100 : s.size), s.ptr);
+	out[0] = (char)(0xa0 | n); /* a fixstr: n < 32 for the names below */
+	msgpack_unpacked_destroy(&up);
+	answer->status = HP_OK;
+	answer->bytes = out;
+	answer->len = (size_t)n + 1;
+}
+
+/* The guest calls the client back (hello.ask with host_functions = client) while a sync call
+ * waits: the registered function answers; an unregistered one gets no_such_method. */
+static void test_provided(struct hpc_conn *c)
+{
+	unsigned calls = 0;
+	struct hpc_error err;
+	CHECK(hpc_provide(c, "greeting", greeting, &calls, &err) == 0);
+	struct hpc_args a;
+	msgpack_unpacked up;
+	msgpack_packer *pk = hpc_args_begin(&a, 2);
+	hpc_pack_cstr(pk, "greeting");
+	msgpack_pack_array(pk, 1);
+	hpc_pack_cstr(pk, "bob");
+	CHECK_MSG(call(c, "hello", "ask", &a, NULL, &up, &err) == 0, "%s", err.message);
+	CHECK(is_str(up.data, "hi, bob") && calls == 1);
+	msgpack_unpacked_destroy(&up);
+
+	pk = hpc_args_begin(&a, 2);
+	hpc_pack_cstr(pk, "greeting");
+	msgpack_pack_array(pk, 0);
+	CHECK(call(c, "hello", "ask", &a, NULL, &up, &err) == -1 && err.code == HP_E_GUEST_ERROR &&
+	      strstr(err.message, "greeting takes one name"));
+
+	pk = hpc_args_begin(&a, 2);
+	hpc_pack_cstr(pk, "farewell");
+	msgpack_pack_array(pk, 0);
+	CHECK(call(c, "hello", "ask", &a, NULL, &up, &err) == -1 && err.code == HP_E_GUEST_ERROR &&
+	      strstr(err.message, "provides no method 'farewell'"));
+
+	CHECK(hpc_provide(c, "greeting", NULL, NULL, &err) == 0); /* removed */
+	pk = hpc_args_begin(&a, 2);
+	hpc_pack_cstr(pk, "greeting");
+	msgpack_pack_array(pk, 1);
+	hpc_pack_cstr(pk, "bob");
+	CHECK(call(c, "hello", "ask", &a, NULL, &up, &err) == -1 && strstr(err.message, "no method"));
+	CHECK(calls == 2);
+	CHECK(hpc_provide(c, "", greeting, NULL, &err) == -1 && err.code == HP_E_INVALID);
+}
+
 /* Guest and daemon errors reach the caller with their codes and messages. */
 static void expect_error(struct hpc_conn *c, const char *module, const char *fn,
 			 struct hpc_args *a, const struct hpc_call_opts *o, int code,
@@ -245,7 +315,7 @@ static void test_admin_methods(struct hpc_conn *c)
 
 	CHECK(hpc_modules(c, 5000, &res, &err) == 0);
 	CHECK(hpc_result_unpack(&res, &up, &err) == 0);
-	CHECK(up.data.type == MSGPACK_OBJECT_ARRAY && up.data.via.array.size == 3);
+	CHECK(up.data.type == MSGPACK_OBJECT_ARRAY && up.data.via.array.size == 4); /* math, hello, echo, hostile */
 	bool saw_math = false;
 	for (uint32_t i = 0; up.data.type == MSGPACK_OBJECT_ARRAY && i < up.data.via.array.size; i++) {
 		const msgpack_object *name = map_get(up.data.via.array.ptr[i], "name");
@@ -438,6 +508,7 @@ int main(int argc, char **argv)
 		test_errors(c);
 		test_admin_methods(c);
 		test_pipelined(c);
+		test_provided(c);
 	}
 	/* $HYPERPOOL_SOCKET is where a NULL path goes */
 	setenv("HYPERPOOL_SOCKET", d.sock, 1);
