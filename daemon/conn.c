@@ -200,6 +200,8 @@ void hpd_conn_close(struct hpd_conn *c, const char *why)
 	c->dead = true;
 	pthread_mutex_unlock(&c->out_lock);
 	hpd_jobs_cancel_conn(hd, c);
+	while (c->sessions) /* their VMs go back to the pools, restored */
+		hpd_session_close(c, c->sessions);
 	if (c->prev)
 		c->prev->next = c->next;
 	else

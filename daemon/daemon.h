@@ -57,6 +57,7 @@ struct hpd_module {
 	uint64_t input_size;
 	/* under hpd.lock */
 	unsigned running;          /* jobs in the run queue or on a worker: <= pool_max */
+	unsigned sessions;         /* VMs held by sessions: running + sessions <= pool_max */
 	struct hpd_job_list waiting; /* jobs waiting for one of those places: <= queue */
 	/* under stats_lock */
 	pthread_mutex_t stats_lock;
@@ -95,6 +96,20 @@ double hpd_module_percentile(const struct hpd_module *m, double p);
 
 enum hpd_job_state { JOB_WAITING, JOB_QUEUED, JOB_RUNNING };
 
+/* A session: one VM of a module held for one connection across calls, whose memory carries
+ * from call to call; closing it (or the connection) restores the VM and gives it back. */
+#define HPD_MAX_SESSIONS 16 /* per connection */
+#define HPD_SESSION_QUEUE 16 /* calls waiting for a session's VM; beyond: busy */
+struct hpd_session {
+	uint32_t id;
+	struct hpd_job_list waiting; /* its calls behind the running one (under hpd.lock) */
+	struct hpd_module *module; /* holds a reference */
+	struct hp_vm *vm;
+	bool busy;                 /* a call runs on it (under hpd.lock) */
+	bool closing;              /* closed while busy: the worker gives the VM back */
+	struct hpd_session *next;
+};
+
 struct hpd_job {
 	struct hpd_job *next, *prev;          /* in the run queue or the module's waiting list */
 	struct hpd_job *conn_next, *conn_prev; /* in the connection's jobs */
@@ -102,6 +117,7 @@ struct hpd_job {
 	struct hpd_conn *conn;                /* holds a reference */
 	struct hpd_module *module;
 	struct hp_vm *vm;                     /* while running: for a cancel */
+	struct hpd_session *session;          /* a call in a session: its VM, no queue */
 	bool cancelled;
 	uint32_t msgid;
 	uint64_t arrival_ns, deadline_ns;
@@ -123,6 +139,10 @@ void hpd_workers_stop(struct hpd *hd);
 int hpd_job_submit(struct hpd *hd, struct hpd_job *job, struct hp_error *err);
 /* A connection went away: drop its queued jobs, interrupt its running ones (loop thread). */
 void hpd_jobs_cancel_conn(struct hpd *hd, struct hpd_conn *conn);
+/* Sessions (loop thread). */
+int hpd_session_open(struct hpd_conn *c, struct hpd_module *m, uint32_t *id, struct hp_error *err);
+struct hpd_session *hpd_session_find(struct hpd_conn *c, uint32_t id);
+void hpd_session_close(struct hpd_conn *c, struct hpd_session *s);
 /* Shutdown: answer every queued job with shutting_down; returns how many still run. */
 unsigned hpd_jobs_drain(struct hpd *hd);
 /* Interrupts every running job (the drain's bound has passed). */
@@ -153,6 +173,9 @@ struct hpd_conn {
 	struct hpd_job *jobs;
 	unsigned inflight;
 	uint32_t next_host_msgid;             /* ids of the daemon's own requests to this client */
+	struct hpd_session *sessions;         /* (loop thread; busy/closing under hd->lock) */
+	unsigned nsessions;
+	uint32_t next_session_id;
 	/* output (any thread, under out_lock) */
 	pthread_mutex_t out_lock;
 	uint8_t *out;

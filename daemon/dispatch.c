@@ -318,7 +318,7 @@ static void method_stats(struct hpd_conn *c, uint32_t msgid)
 
 /* call(module, function, args[, options]): options is a map; `timeout_ms` is the one key. */
 static int parse_call_options(struct hpd_conn *c, uint32_t msgid, struct cursor *cur,
-			      uint64_t *timeout_ms)
+			      uint64_t *timeout_ms, uint64_t *session)
 {
 	struct hp_mp_token t;
 	if (!next_token(cur, &t) || t.type != HP_MP_MAP) {
@@ -337,6 +337,14 @@ static int parse_call_options(struct hpd_conn *c, uint32_t msgid, struct cursor 
 				hpd_respond_error(c, msgid, HP_E_BAD_REQUEST,
 						  "call: timeout_ms must be an integer from 1 to %llu",
 						  (unsigned long long)HP_MAX_TIMEOUT_MS);
+				return -1;
+			}
+			continue;
+		}
+		if (klen == 7 && !memcmp(key, "session", 7)) {
+			if (!next_uint(cur, session) || *session == 0 || *session > UINT32_MAX) {
+				hpd_respond_error(c, msgid, HP_E_BAD_REQUEST,
+						  "call: session must be an id from session_open");
 				return -1;
 			}
 			continue;
@@ -371,8 +379,8 @@ static void method_call(struct hpd_conn *c, uint32_t msgid, struct cursor *param
 		hpd_respond_error(c, msgid, HP_E_BAD_REQUEST, "call: args must be an array");
 		return;
 	}
-	uint64_t timeout_ms = 0;
-	if (nparams == 4 && parse_call_options(c, msgid, params, &timeout_ms))
+	uint64_t timeout_ms = 0, session_id = 0;
+	if (nparams == 4 && parse_call_options(c, msgid, params, &timeout_ms, &session_id))
 		return;
 	struct hpd_module *m = hpd_module_find(hd, mod_name, mod_len);
 	if (!m) {
@@ -396,6 +404,13 @@ static void method_call(struct hpd_conn *c, uint32_t msgid, struct cursor *param
 				  args_len, m->name, (unsigned long long)(m->input_size - fn_len));
 		return;
 	}
+	struct hpd_session *session = NULL;
+	if (session_id && (!(session = hpd_session_find(c, (uint32_t)session_id)) || session->module != m)) {
+		hpd_respond_error(c, msgid, HP_E_BAD_REQUEST,
+				  "call: no session %llu of module '%s' on this connection",
+				  (unsigned long long)session_id, m->name);
+		return;
+	}
 	struct hpd_job *job = malloc(sizeof(*job) + fn_len + args_len);
 	if (!job) {
 		hpd_respond_error(c, msgid, HP_E_NO_MEMORY, "out of memory");
@@ -404,6 +419,7 @@ static void method_call(struct hpd_conn *c, uint32_t msgid, struct cursor *param
 	memset(job, 0, sizeof(*job));
 	job->conn = c;
 	job->module = m;
+	job->session = session;
 	job->msgid = msgid;
 	job->arrival_ns = arrival;
 	uint64_t t_ms = timeout_ms ? timeout_ms : (m->cfg->vm.timeout_ms ? m->cfg->vm.timeout_ms
@@ -422,6 +438,62 @@ static void method_call(struct hpd_conn *c, uint32_t msgid, struct cursor *param
 		hpd_module_unref(m);
 		free(job);
 	}
+}
+
+/* --- sessions: one VM held across calls --------------------------------------------------- */
+
+/* session_open(module) -> {"session": id} */
+static void method_session_open(struct hpd_conn *c, uint32_t msgid, struct cursor *params,
+				uint32_t nparams)
+{
+	const uint8_t *name;
+	uint32_t len;
+	if (nparams != 1 || !next_name(params, &name, &len)) {
+		hpd_respond_error(c, msgid, HP_E_BAD_REQUEST, "session_open takes [module]");
+		return;
+	}
+	struct hpd_module *m = hpd_module_find(c->hd, name, len);
+	if (!m) {
+		hpd_respond_error(c, msgid, HP_E_NO_SUCH_MODULE, "no module named '%.*s'",
+				  (int)(len > 64 ? 64 : len), name);
+		return;
+	}
+	if (!hpd_module_allows(m->cfg, c->uid, c->gids, c->ngids)) {
+		hpd_respond_error(c, msgid, HP_E_PERMISSION_DENIED, "uid %u may not call module '%s'",
+				  (unsigned)c->uid, m->name);
+		return;
+	}
+	uint32_t id;
+	struct hp_error err;
+	if (hpd_session_open(c, m, &id, &err)) {
+		hpd_respond_error(c, msgid, err.code, "%s", err.message);
+		return;
+	}
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	begin_result(&sb, &pk);
+	msgpack_pack_map(&pk, 1);
+	pack_u64(&pk, "session", id);
+	send_result(c, msgid, &sb);
+}
+
+static void method_session_close(struct hpd_conn *c, uint32_t msgid, struct cursor *params,
+				 uint32_t nparams)
+{
+	uint64_t id;
+	struct hpd_session *s;
+	if (nparams != 1 || !next_uint(params, &id) || id > UINT32_MAX ||
+	    !(s = hpd_session_find(c, (uint32_t)id))) {
+		hpd_respond_error(c, msgid, HP_E_BAD_REQUEST,
+				  "session_close takes [id] of a session open on this connection");
+		return;
+	}
+	hpd_session_close(c, s);
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	begin_result(&sb, &pk);
+	msgpack_pack_true(&pk);
+	send_result(c, msgid, &sb);
 }
 
 /* --- admin methods: the daemon's own uid or root (SO_PEERCRED) ---------------------------- */
@@ -690,6 +762,10 @@ int hpd_dispatch_frame(struct hpd_conn *c, const uint8_t *frame, size_t len)
 		method_modules(c, id);
 	else if (method_is(method, mlen, "stats"))
 		method_stats(c, id);
+	else if (method_is(method, mlen, "session_open"))
+		method_session_open(c, id, &params, p.len);
+	else if (method_is(method, mlen, "session_close"))
+		method_session_close(c, id, &params, p.len);
 	else if (method_is(method, mlen, "load"))
 		method_load(c, id, &params, p.len);
 	else if (method_is(method, mlen, "unload"))
@@ -698,7 +774,7 @@ int hpd_dispatch_frame(struct hpd_conn *c, const uint8_t *frame, size_t len)
 		method_reload(c, id);
 	else
 		hpd_respond_error(c, id, HP_E_NO_SUCH_METHOD, "no method '%.*s' (methods: call, ping, "
-				  "modules, stats, load, unload, reload)", (int)mlen, method);
+				  "modules, stats, session_open, session_close, load, unload, reload)", (int)mlen, method);
 	return 0;
 }
 

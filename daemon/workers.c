@@ -108,6 +108,21 @@ static void promote_waiting(struct hpd *hd, struct hpd_module *m)
 	list_push(&hd->runq, next);
 }
 
+/* Under hd->lock: a place of the module became free (a session closed): the next waiting job
+ * takes it. */
+static void promote_waiting_place(struct hpd *hd, struct hpd_module *m)
+{
+	if (!m->waiting.head || m->running + m->sessions >= m->cfg->pool_max)
+		return;
+	struct hpd_job *next = list_pop(&m->waiting);
+	next->state = JOB_QUEUED;
+	m->running++;
+	list_push(&hd->runq, next);
+	pthread_cond_signal(&hd->work);
+}
+
+static void session_free(struct hpd *hd, struct hpd_session *s);
+
 int hpd_job_submit(struct hpd *hd, struct hpd_job *job, struct hp_error *err)
 {
 	struct hpd_module *m = job->module;
@@ -121,7 +136,21 @@ int hpd_job_submit(struct hpd *hd, struct hpd_job *job, struct hp_error *err)
 		return hp_fail(err, HP_E_BUSY, "this connection has %u calls in flight, the limit",
 			       hd->cfg->max_inflight);
 	}
-	if (m->running < m->cfg->pool_max) {
+	struct hpd_session *ses = job->session;
+	if (ses && ses->busy) { /* its own VM, one call at a time: the next ones wait their turn */
+		if (ses->waiting.n >= HPD_SESSION_QUEUE) {
+			pthread_mutex_unlock(&hd->lock);
+			return hp_fail(err, HP_E_BUSY, "session %u has a call running and %d waiting",
+				       ses->id, HPD_SESSION_QUEUE);
+		}
+		job->state = JOB_WAITING;
+		list_push(&ses->waiting, job);
+	} else if (ses) {
+		ses->busy = true;
+		job->state = JOB_QUEUED;
+		list_push(&hd->runq, job);
+		pthread_cond_signal(&hd->work);
+	} else if (m->running + m->sessions < m->cfg->pool_max) {
 		m->running++;
 		job->state = JOB_QUEUED;
 		list_push(&hd->runq, job);
@@ -265,6 +294,55 @@ void hpd_host_answer(struct hpd *hd, struct hpd_conn *c, uint32_t host_msgid, in
 	free(copy);
 }
 
+/* A session's call is done: its next waiting call gets the VM, or the session is free again.
+ * Returns true when the session was closed meanwhile: the caller gives the VM back. */
+static bool session_release(struct hpd *hd, struct hpd_job *j)
+{
+	struct hpd_session *s = j->session;
+	pthread_mutex_lock(&hd->lock);
+	j->vm = NULL;
+	bool give_back = s->closing;
+	if (!s->closing && s->waiting.head) { /* the session's next call, on the same VM */
+		struct hpd_job *next = list_pop(&s->waiting);
+		next->state = JOB_QUEUED;
+		list_push(&hd->runq, next);
+		pthread_cond_signal(&hd->work);
+	} else {
+		s->busy = false;
+	}
+	pthread_mutex_unlock(&hd->lock);
+	return give_back;
+}
+
+/* Answers a session's call: released first (so a client that reads the answer finds the
+ * session free), with the result copied out of the VM, which its next call may now use. */
+static void finish_session(struct hpd *hd, struct hpd_job *j, int rc, struct hp_call_result *res,
+			   const struct hp_error *err, bool answer)
+{
+	struct hpd_session *s = j->session;
+	uint8_t *copy = NULL;
+	if (answer && rc == 0 && res->output_len) {
+		copy = malloc(res->output_len);
+		if (!copy) {
+			struct hp_error oom;
+			hp_fail(&oom, HP_E_NO_MEMORY, "out of memory copying a session's result");
+			answer = false;
+			finish(hd, j, -1, res, &oom);
+		} else {
+			memcpy(copy, res->output, res->output_len);
+			res->output = copy;
+		}
+	}
+	bool give_back = session_release(hd, j);
+	if (answer)
+		finish(hd, j, rc, res, err);
+	free(copy);
+	if (give_back) {
+		hp_pool_put(s->module->pool, s->vm);
+		session_free(hd, s);
+	}
+}
+
 static void run_job(struct hpd *hd, struct hpd_job *j)
 {
 	struct hpd_module *m = j->module;
@@ -274,11 +352,16 @@ static void run_job(struct hpd *hd, struct hpd_job *j)
 	if (now >= j->deadline_ns) {
 		hp_fail(&err, HP_E_TIMEOUT, "the call waited past its deadline of %llu ms in the queue",
 			(unsigned long long)((j->deadline_ns - j->arrival_ns) / 1000000));
-		finish(hd, j, -1, &res, &err);
+		if (j->session)
+			finish_session(hd, j, -1, &res, &err, true);
+		else
+			finish(hd, j, -1, &res, &err);
 		return;
 	}
 	struct hp_vm *vm;
-	if (hp_pool_get(m->pool, &vm, &err)) {
+	if (j->session) {
+		vm = j->session->vm;
+	} else if (hp_pool_get(m->pool, &vm, &err)) {
 		finish(hd, j, -1, &res, &err);
 		return;
 	}
@@ -293,9 +376,14 @@ static void run_job(struct hpd *hd, struct hpd_job *j)
 	} else {
 		/* the deadline counts from arrival: queue time included */
 		uint64_t left_ms = (j->deadline_ns - now + 999999) / 1000000;
-		struct hp_call_opts opts = { .timeout_ms = left_ms ? left_ms : 1 };
+		struct hp_call_opts opts = { .timeout_ms = left_ms ? left_ms : 1,
+					     .keep_memory = j->session != NULL };
 		rc = hp_vm_call_opts(vm, (const char *)j->data, j->name_len, j->data + j->name_len,
 				     j->args_len, &opts, &res, &err);
+	}
+	if (j->session) {
+		finish_session(hd, j, rc, &res, &err, !cancelled);
+		return; /* the session keeps its VM, state and all, for its next call */
 	}
 	if (!cancelled)
 		finish(hd, j, rc, &res, &err); /* the output stays valid until the restore below */
@@ -323,7 +411,8 @@ static void *worker_main(void *arg)
 		run_job(hd, j);
 		pthread_mutex_lock(&hd->lock);
 		hd->running--;
-		promote_waiting(hd, j->module);
+		if (!j->session)
+			promote_waiting(hd, j->module);
 		job_forget(j);
 		pthread_mutex_unlock(&hd->lock);
 		job_free(j);
@@ -377,6 +466,95 @@ void hpd_workers_stop(struct hpd *hd)
 	hd->threads = NULL;
 }
 
+/* --- sessions (loop thread) ------------------------------------------------------------------- */
+
+/* A session's VM is back in its pool: its place counts again, its module may go. */
+static void session_free(struct hpd *hd, struct hpd_session *s)
+{
+	pthread_mutex_lock(&hd->lock);
+	s->module->sessions--;
+	promote_waiting_place(hd, s->module);
+	pthread_mutex_unlock(&hd->lock);
+	hpd_module_unref(s->module);
+	free(s);
+}
+
+int hpd_session_open(struct hpd_conn *c, struct hpd_module *m, uint32_t *id, struct hp_error *err)
+{
+	struct hpd *hd = c->hd;
+	if (c->nsessions >= HPD_MAX_SESSIONS)
+		return hp_fail(err, HP_E_LIMIT, "this connection has %d sessions open, the limit",
+			       HPD_MAX_SESSIONS);
+	pthread_mutex_lock(&hd->lock);
+	bool room = m->running + m->sessions < m->cfg->pool_max;
+	if (room)
+		m->sessions++;
+	pthread_mutex_unlock(&hd->lock);
+	if (!room)
+		return hp_fail(err, HP_E_BUSY, "module '%s' has all %u VMs in use", m->name,
+			       m->cfg->pool_max);
+	struct hpd_session *s = calloc(1, sizeof(*s));
+	if (!s || hp_pool_get(m->pool, &s->vm, err)) {
+		if (!s)
+			hp_fail(err, HP_E_NO_MEMORY, "out of memory");
+		free(s);
+		pthread_mutex_lock(&hd->lock);
+		m->sessions--;
+		pthread_mutex_unlock(&hd->lock);
+		return -1;
+	}
+	hpd_module_ref(m);
+	s->module = m;
+	if (++c->next_session_id == 0)
+		c->next_session_id = 1;
+	s->id = *id = c->next_session_id;
+	s->next = c->sessions;
+	c->sessions = s;
+	c->nsessions++;
+	return 0;
+}
+
+struct hpd_session *hpd_session_find(struct hpd_conn *c, uint32_t id)
+{
+	for (struct hpd_session *s = c->sessions; s; s = s->next)
+		if (s->id == id)
+			return s;
+	return NULL;
+}
+
+void hpd_session_close(struct hpd_conn *c, struct hpd_session *s)
+{
+	struct hpd *hd = c->hd;
+	for (struct hpd_session **p = &c->sessions; *p; p = &(*p)->next)
+		if (*p == s) {
+			*p = s->next;
+			c->nsessions--;
+			break;
+		}
+	struct hpd_job *gone = NULL;
+	pthread_mutex_lock(&hd->lock);
+	for (struct hpd_job *j; (j = list_pop(&s->waiting));) { /* calls it would have run */
+		job_forget(j);
+		j->next = gone;
+		gone = j;
+	}
+	bool busy = s->busy;
+	if (busy)
+		s->closing = true; /* its worker gives the VM back when the call is done */
+	pthread_mutex_unlock(&hd->lock);
+	while (gone) {
+		struct hpd_job *next = gone->next;
+		hpd_respond_error(gone->conn, gone->msgid, HP_E_CANCELLED,
+				  "session %u was closed before the call ran", s->id);
+		job_free(gone);
+		gone = next;
+	}
+	if (busy)
+		return;
+	hp_pool_put(s->module->pool, s->vm);
+	session_free(hd, s);
+}
+
 /* --- cancel and drain (loop thread) ------------------------------------------------------- */
 
 /* Under hd->lock: takes a queued or waiting job off its list. */
@@ -384,12 +562,31 @@ static void unqueue(struct hpd *hd, struct hpd_job *j)
 {
 	struct hpd_module *m = j->module;
 	if (j->state == JOB_WAITING) {
-		list_remove(&m->waiting, j);
+		list_remove(j->session ? &j->session->waiting : &m->waiting, j);
 	} else {
 		list_remove(&hd->runq, j);
-		promote_waiting(hd, m);
+		if (j->session)
+			j->session->busy = false; /* closed meanwhile: see orphaned_session */
+		else
+			promote_waiting(hd, m);
 	}
 	job_forget(j);
+}
+
+/* A job dropped from the queue of a session that was closed while it waited: nobody else
+ * will give that session's VM back. Called without hd->lock, before the job is freed. */
+static void orphaned_session(struct hpd *hd, struct hpd_job *j)
+{
+	struct hpd_session *s = j->session;
+	if (!s)
+		return;
+	pthread_mutex_lock(&hd->lock);
+	bool orphan = s->closing && !s->busy;
+	pthread_mutex_unlock(&hd->lock);
+	if (!orphan)
+		return;
+	hp_pool_put(s->module->pool, s->vm);
+	session_free(hd, s);
 }
 
 void hpd_jobs_cancel_conn(struct hpd *hd, struct hpd_conn *conn)
@@ -412,6 +609,7 @@ void hpd_jobs_cancel_conn(struct hpd *hd, struct hpd_conn *conn)
 	pthread_mutex_unlock(&hd->lock);
 	while (gone) {
 		struct hpd_job *next = gone->next;
+		orphaned_session(hd, gone);
 		job_free(gone);
 		gone = next;
 	}
@@ -440,6 +638,7 @@ unsigned hpd_jobs_drain(struct hpd *hd)
 		struct hpd_job *next = gone->next;
 		hpd_respond_error(gone->conn, gone->msgid, HP_E_SHUTTING_DOWN,
 				  "the daemon is shutting down; the call did not run");
+		orphaned_session(hd, gone);
 		job_free(gone);
 		gone = next;
 	}

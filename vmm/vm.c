@@ -540,7 +540,7 @@ int hp_vm_call_opts(struct hp_vm *vm, const char *name, size_t name_len, const v
 		return hp_fail(err, HP_E_INVALID, "a host function may not call into its own VM");
 	if (vm->broken)
 		return hp_fail(err, HP_E_SYSTEM, "this VM failed to restore and must be destroyed");
-	if (vm->snap && hp_vm_restore(vm, err))
+	if (vm->snap && !(opts && opts->keep_memory) && hp_vm_restore(vm, err))
 		return -1;
 	if (name_len == 0 || name_len >= HP_FUNCTION_NAME_MAX)
 		return hp_fail(err, HP_E_INVALID, "function name must be 1 to %u bytes",
@@ -550,7 +550,9 @@ int hp_vm_call_opts(struct hp_vm *vm, const char *name, size_t name_len, const v
 			       args_len, (unsigned long long)(l->input_size - name_len));
 	vm->needs_restore = true;
 	vm->calls++;
-	vm->host_input_len = name_len + args_len;
+	/* the largest span the host wrote since the last restore (a session makes several calls) */
+	if (name_len + args_len > vm->host_input_len)
+		vm->host_input_len = name_len + args_len;
 	memcpy(vm->mem + HP_GPA_INPUT, name, name_len);
 	memcpy(vm->mem + HP_GPA_INPUT + name_len, args, args_len);
 	vm->cb->name_len = (uint32_t)name_len;

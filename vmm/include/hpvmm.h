@@ -177,6 +177,10 @@ struct hp_call_result {
 
 struct hp_call_opts {
 	uint64_t timeout_ms; /* 0: the module's default */
+	/* A session: this call starts from the memory the VM's last call left (globals, heap), not
+	 * from the snapshot; registers and FPU state start fresh as always. hp_vm_restore (or
+	 * hp_pool_put) ends the session and puts everything back. */
+	bool keep_memory;
 };
 
 /* Stops the call running on `vm` in another thread, if any: it ends with HP_E_CANCELLED and
