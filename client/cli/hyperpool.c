@@ -67,7 +67,11 @@ struct options {
 struct command {
 	const char *name;
 	int min_args, max_args; /* max -1: any number */
-	int (*run)(struct hpc_conn *c, const struct options *o, int argc, char **argv);
+	/* Builds the request's params from the operands before anything connects, so that bad
+	 * usage is told as such (64) with or without a daemon. NULL: no params. */
+	int (*build)(int argc, char **argv, struct hpc_args *params);
+	int (*run)(struct hpc_conn *c, const struct options *o, char **argv,
+		   const struct hpc_args *params);
 	const char *usage, *help;
 	bool json_opt, prometheus_opt;
 };
@@ -236,11 +240,11 @@ static int append_json(msgpack_sbuffer *sb, const char *json, size_t len, const 
 	return EXIT_OK;
 }
 
-/* The arguments: the array on stdin ('-'), or one array of the JSON-ARGs. */
+/* The arguments: the array on stdin ('-') as it is (a->sb is empty: main initialised it), or
+ * one array of the JSON-ARGs. */
 static int build_call_args(int argc, char **argv, struct hpc_args *a)
 {
 	if (argc == 1 && !strcmp(argv[0], "-")) {
-		msgpack_sbuffer_init(&a->sb); /* no array header: stdin has the whole array */
 		size_t len;
 		char *json = read_stdin(&len);
 		if (!json) {
@@ -262,19 +266,20 @@ static int build_call_args(int argc, char **argv, struct hpc_args *a)
 	return EXIT_OK;
 }
 
-static int cmd_call(struct hpc_conn *c, const struct options *o, int argc, char **argv)
+static int build_call(int argc, char **argv, struct hpc_args *a)
 {
-	struct hpc_args a;
-	int rc = build_call_args(argc - 2, argv + 2, &a);
-	if (rc) {
-		hpc_args_free(&a);
-		return rc;
-	}
+	return build_call_args(argc - 2, argv + 2, a);
+}
+
+static int cmd_call(struct hpc_conn *c, const struct options *o, char **argv,
+		    const struct hpc_args *a)
+{
+	int rc;
 	struct hpc_call_opts copts = { .timeout_ms = o->timeout_ms };
 	struct hpc_result res;
 	struct hpc_error err;
 	uint64_t t0 = now_ms();
-	if (hpc_call(c, argv[0], argv[1], hpc_args_data(&a), hpc_args_len(&a), &copts, &res,
+	if (hpc_call(c, argv[0], argv[1], hpc_args_data(a), hpc_args_len(a), &copts, &res,
 		     &err) < 0) {
 		/* The daemon's own timeout answers before our bound (timeout + grace) runs out. */
 		bool ours = err.code == HP_E_TIMEOUT && o->timeout_ms &&
@@ -284,15 +289,15 @@ static int cmd_call(struct hpc_conn *c, const struct options *o, int argc, char 
 		rc = print_json(&res);
 		hpc_result_free(&res);
 	}
-	hpc_args_free(&a);
 	return rc;
 }
 
 /* --- the other commands --------------------------------------------------------------------- */
 
-static int cmd_ping(struct hpc_conn *c, const struct options *o, int argc, char **argv)
+static int cmd_ping(struct hpc_conn *c, const struct options *o, char **argv,
+		    const struct hpc_args *params)
 {
-	(void)argc, (void)argv;
+	(void)argv, (void)params;
 	struct hpc_result res;
 	struct hpc_error err;
 	uint32_t wait = o->timeout_ms ? o->timeout_ms : CLI_QUERY_WAIT_MS;
@@ -303,15 +308,17 @@ static int cmd_ping(struct hpc_conn *c, const struct options *o, int argc, char 
 	return rc;
 }
 
-static int cmd_modules(struct hpc_conn *c, const struct options *o, int argc, char **argv)
+static int cmd_modules(struct hpc_conn *c, const struct options *o, char **argv,
+		       const struct hpc_args *params)
 {
-	(void)argc, (void)argv;
+	(void)argv, (void)params;
 	return request(c, o, "modules", NULL, CLI_QUERY_WAIT_MS, cli_modules_table);
 }
 
-static int cmd_stats(struct hpc_conn *c, const struct options *o, int argc, char **argv)
+static int cmd_stats(struct hpc_conn *c, const struct options *o, char **argv,
+		     const struct hpc_args *params)
 {
-	(void)argc, (void)argv;
+	(void)argv, (void)params;
 	return request(c, o, "stats", NULL, CLI_QUERY_WAIT_MS,
 		       o->prometheus ? cli_stats_prometheus : cli_stats_table);
 }
@@ -338,7 +345,7 @@ static void pack_option_value(msgpack_packer *pk, const char *v)
 	hpc_pack_cstr(pk, v);
 }
 
-static int cmd_load(struct hpc_conn *c, const struct options *o, int argc, char **argv)
+static int build_load(int argc, char **argv, struct hpc_args *a)
 {
 	for (int i = 2; i < argc; i++)
 		if (!strchr(argv[i], '=') || argv[i][0] == '=')
@@ -346,8 +353,7 @@ static int cmd_load(struct hpc_conn *c, const struct options *o, int argc, char 
 	/* The daemon wants an absolute path, and it does not share our working directory. */
 	char abs[PATH_MAX];
 	const char *path = realpath(argv[1], abs) ? abs : argv[1];
-	struct hpc_args a;
-	msgpack_packer *pk = hpc_args_begin(&a, argc > 2 ? 3 : 2);
+	msgpack_packer *pk = hpc_args_begin(a, argc > 2 ? 3 : 2);
 	hpc_pack_cstr(pk, argv[0]);
 	hpc_pack_cstr(pk, path);
 	if (argc > 2) {
@@ -358,52 +364,62 @@ static int cmd_load(struct hpc_conn *c, const struct options *o, int argc, char 
 			pack_option_value(pk, eq + 1);
 		}
 	}
-	int rc = request(c, o, "load", &a, 0, NULL);
-	hpc_args_free(&a);
-	return rc;
+	return EXIT_OK;
 }
 
-static int cmd_unload(struct hpc_conn *c, const struct options *o, int argc, char **argv)
+static int cmd_load(struct hpc_conn *c, const struct options *o, char **argv,
+		    const struct hpc_args *params)
+{
+	(void)argv;
+	return request(c, o, "load", params, 0, NULL);
+}
+
+static int build_unload(int argc, char **argv, struct hpc_args *a)
 {
 	(void)argc;
-	struct hpc_args a;
-	hpc_pack_cstr(hpc_args_begin(&a, 1), argv[0]);
-	int rc = request(c, o, "unload", &a, 0, NULL);
-	hpc_args_free(&a);
-	return rc;
+	hpc_pack_cstr(hpc_args_begin(a, 1), argv[0]);
+	return EXIT_OK;
 }
 
-static int cmd_reload(struct hpc_conn *c, const struct options *o, int argc, char **argv)
+static int cmd_unload(struct hpc_conn *c, const struct options *o, char **argv,
+		      const struct hpc_args *params)
 {
-	(void)argc, (void)argv;
+	(void)argv;
+	return request(c, o, "unload", params, 0, NULL);
+}
+
+static int cmd_reload(struct hpc_conn *c, const struct options *o, char **argv,
+		      const struct hpc_args *params)
+{
+	(void)argv, (void)params;
 	return request(c, o, "reload", NULL, 0, NULL);
 }
 
 static const struct command commands[] = {
-	{ "call", 2, -1, cmd_call, "call MODULE FUNCTION [JSON-ARG...]\n"
+	{ "call", 2, -1, build_call, cmd_call, "call MODULE FUNCTION [JSON-ARG...]\n"
 	  "       hyperpool call MODULE FUNCTION - < ARGS.json",
 	  "Calls FUNCTION of MODULE and prints its result as JSON. Each JSON-ARG is one argument\n"
 	  "(1, '\"text\"', '[1,2]', '{\"$bin\": \"AAE=\"}'); '-' alone reads the whole argument\n"
 	  "array as one JSON array from stdin. --timeout MS is sent as the call's deadline.\n"
 	  "Options end at MODULE, so a JSON-ARG may start with '-' (-1).\n", false, false },
-	{ "modules", 0, 0, cmd_modules, "modules [--json]",
+	{ "modules", 0, 0, NULL, cmd_modules, "modules [--json]",
 	  "Lists the loaded modules: pool counts, timeout and functions (--json: the raw answer).\n",
 	  true, false },
-	{ "stats", 0, 0, cmd_stats, "stats [--json | --prometheus]",
+	{ "stats", 0, 0, NULL, cmd_stats, "stats [--json | --prometheus]",
 	  "Prints the daemon's counters as a table, as JSON (--json) or in the Prometheus text\n"
 	  "exposition format (--prometheus): hyperpool_calls_total, hyperpool_errors_total,\n"
 	  "hyperpool_latency_microseconds, hyperpool_vms, hyperpool_connections, ...\n", true, true },
-	{ "ping", 0, 0, cmd_ping, "ping [--json]",
+	{ "ping", 0, 0, NULL, cmd_ping, "ping [--json]",
 	  "Checks that the daemon answers: prints pong (--json: \"pong\").\n", true, false },
-	{ "load", 2, -1, cmd_load, "load NAME PATH [KEY=VALUE...]",
+	{ "load", 2, -1, build_load, cmd_load, "load NAME PATH [KEY=VALUE...]",
 	  "Loads the module ELF at PATH under NAME (admin: root or the daemon's uid). KEY=VALUE\n"
 	  "are keys of a [module] section of hyperpoold.conf(5) (pool_max=4, timeout_ms=500);\n"
 	  "a VALUE that is an integer is sent as one. Prints the module's modules() entry.\n",
 	  false, false },
-	{ "unload", 1, 1, cmd_unload, "unload NAME",
+	{ "unload", 1, 1, build_unload, cmd_unload, "unload NAME",
 	  "Unloads module NAME (admin): calls in flight finish, new ones get no_such_module.\n",
 	  false, false },
-	{ "reload", 0, 0, cmd_reload, "reload",
+	{ "reload", 0, 0, NULL, cmd_reload, "reload",
 	  "Re-reads the daemon's configuration (admin), as SIGHUP does, and prints what was\n"
 	  "loaded, unloaded and kept.\n", false, false },
 };
@@ -503,6 +519,21 @@ static int parse_command(const struct command *cmd, int argc, char **argv, struc
 	return optind;
 }
 
+static int connect_and_run(const struct command *cmd, const struct options *o, char **argv,
+			   const struct hpc_args *params)
+{
+	struct hpc_error err;
+	struct hpc_conn *c = hpc_connect(o->socket, NULL, &err);
+	if (!c) {
+		print_error(&err);
+		/* Only a socket path too long for sun_path is invalid here: a usage error. */
+		return err.code == HP_E_INVALID ? EXIT_USAGE : EXIT_REACH;
+	}
+	int rc = cmd->run(c, o, argv, params);
+	hpc_close(c);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = { 0 };
@@ -517,13 +548,11 @@ int main(int argc, char **argv)
 	int first = parse_command(cmd, cargc, cargv, &o);
 	if (first < 0)
 		return first == -2 ? EXIT_OK : EXIT_USAGE;
-	struct hpc_error err;
-	struct hpc_conn *c = hpc_connect(o.socket, NULL, &err);
-	if (!c) {
-		print_error(&err);
-		return err.code == HP_E_INVALID ? EXIT_USAGE : EXIT_REACH;
-	}
-	int rc = cmd->run(c, &o, cargc - first, cargv + first);
-	hpc_close(c);
+	struct hpc_args params;
+	msgpack_sbuffer_init(&params.sb); /* hpc_args_free works on it whatever build did */
+	int rc = cmd->build ? cmd->build(cargc - first, cargv + first, &params) : EXIT_OK;
+	if (rc == EXIT_OK)
+		rc = connect_and_run(cmd, &o, cargv + first, &params);
+	hpc_args_free(&params);
 	return rc;
 }
