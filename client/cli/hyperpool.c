@@ -506,7 +506,8 @@ static int parse_command(const struct command *cmd, int argc, char **argv, struc
 		else if (c == OPT_PROMETHEUS && cmd->prometheus_opt)
 			o->prometheus = true;
 		else
-			return usage_error("%s: unknown option", cmd->name), -1;
+			return usage_error("unknown option '%s' (see 'hyperpool COMMAND --help')",
+					   argv[optind - 1]), -1;
 	}
 	int n = argc - optind;
 	if (n < cmd->min_args || (cmd->max_args >= 0 && n > cmd->max_args)) {
