@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -107,11 +108,14 @@ static int exit_class(int code)
 	return EXIT_DAEMON;
 }
 
-static int usage_error(const char *fmt, const char *arg)
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
 {
+	va_list ap;
+	va_start(ap, fmt);
 	fputs("hyperpool: ", stderr);
-	fprintf(stderr, fmt, arg);
+	vfprintf(stderr, fmt, ap);
 	fputs("\nTry 'hyperpool --help'.\n", stderr);
+	va_end(ap);
 	return EXIT_USAGE;
 }
 
@@ -475,7 +479,7 @@ static int parse_global(int argc, char **argv, struct options *o)
 		}
 	}
 	if (optind >= argc)
-		return usage_error("%s", "no command given"), -1;
+		return usage_error("no command given"), -1;
 	return optind;
 }
 
