@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""check_man.py GROFF HYPERPOOLD CONFIG_C PAGE.8 PAGE.5
+"""check_man.py GROFF HYPERPOOLD CONFIG_C PAGE.8 PAGE.5 [HYPERPOOL PAGE.1]
 
-The man pages against groff and against the daemon they describe:
+The man pages against groff and against the programs they describe:
   - each page renders with `groff -man -Tutf8 -ww -z` without one warning or error;
   - hyperpoold(8) names every --long option that `hyperpoold --help` lists;
   - hyperpoold.conf(5) names every key that daemon/config.c accepts (its
-    `!strcmp(key, "...")` tests).
+    `!strcmp(key, "...")` tests);
+  - hyperpool(1), when given, names every --long option that `hyperpool --help` lists.
 Names are looked for in the rendered text (no hyphenation, a wide line), so a name that is only
 in a roff comment or mangled by the formatting does not count."""
 import re
@@ -41,10 +42,18 @@ def config_keys(config_c):
 
 
 def main():
-    groff, daemon, config_c, page8, page5 = sys.argv[1:]
+    if len(sys.argv) not in (6, 8):
+        sys.exit(__doc__.splitlines()[0])
+    groff, daemon, config_c, page8, page5 = sys.argv[1:6]
     opts, keys = help_options(daemon), config_keys(config_c)
+    pages = [(page8, opts), (page5, keys)]
+    cli_opts = []
+    if len(sys.argv) == 8:
+        cli, page1 = sys.argv[6:8]
+        cli_opts = help_options(cli)
+        pages.append((page1, cli_opts))
     failures = []
-    for page, names in [(page8, opts), (page5, keys)]:
+    for page, names in pages:
         w = groff_warnings(groff, page)
         if w is not None:
             failures.append(f'{page}: groff -ww says:\n{w}')
@@ -54,8 +63,9 @@ def main():
                 failures.append(f'{page}: does not mention {name}')
     for f in failures:
         print('FAIL', f)
-    print(f'checked groff -ww on both pages, {len(opts)} options ({" ".join(opts)}) in {page8} '
-          f'and {len(keys)} keys in {page5}: {"FAILED" if failures else "ok"}')
+    cli = f', {len(cli_opts)} options ({" ".join(cli_opts)}) in {pages[2][0]}' if cli_opts else ''
+    print(f'checked groff -ww on {len(pages)} pages, {len(opts)} options ({" ".join(opts)}) in '
+          f'{page8}, {len(keys)} keys in {page5}{cli}: {"FAILED" if failures else "ok"}')
     return 1 if failures else 0
 
 
