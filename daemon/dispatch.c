@@ -18,69 +18,6 @@
 #include "hp_abi.h"
 #include "log.h"
 
-
-/* A cursor over validated msgpack. */
-struct cursor {
-	const uint8_t *p;
-	size_t left;
-};
-
-/* The header at the cursor; a str/bin/ext payload is stepped over too. */
-static bool next_token(struct cursor *c, struct hp_mp_token *t)
-{
-	if (hp_mp_token(c->p, c->left, t) != HP_MP_OK || t->header_len > c->left)
-		return false;
-	size_t n = t->header_len;
-	if (t->type == HP_MP_STR || t->type == HP_MP_BIN || t->type == HP_MP_EXT) {
-		if (t->len > c->left - n)
-			return false;
-		n += t->len;
-	}
-	c->p += n;
-	c->left -= n;
-	return true;
-}
-
-/* Steps over one whole object, returning its span. */
-static bool next_object(struct cursor *c, const uint8_t **start, size_t *len)
-{
-	struct hp_mp_scanner s;
-	hp_mp_scanner_init(&s, NULL);
-	if (hp_mp_scan(&s, c->p, c->left, len) != HP_MP_OK)
-		return false;
-	*start = c->p;
-	c->p += *len;
-	c->left -= *len;
-	return true;
-}
-
-static bool next_uint(struct cursor *c, uint64_t *v)
-{
-	struct hp_mp_token t;
-	if (!next_token(c, &t))
-		return false;
-	if (t.type == HP_MP_UINT) {
-		*v = t.v.u;
-		return true;
-	}
-	if (t.type == HP_MP_INT && t.v.i >= 0) {
-		*v = (uint64_t)t.v.i;
-		return true;
-	}
-	return false;
-}
-
-/* A str, or a bin (some clients send names as bin). */
-static bool next_name(struct cursor *c, const uint8_t **s, uint32_t *len)
-{
-	struct hp_mp_token t;
-	if (!next_token(c, &t) || (t.type != HP_MP_STR && t.type != HP_MP_BIN))
-		return false;
-	*s = t.data;
-	*len = t.len;
-	return true;
-}
-
 /* --- responses ---------------------------------------------------------------------------- */
 
 static void pack_cstr(msgpack_packer *pk, const char *s)
@@ -317,23 +254,23 @@ static void method_stats(struct hpd_conn *c, uint32_t msgid)
 }
 
 /* call(module, function, args[, options]): options is a map; `timeout_ms` is the one key. */
-static int parse_call_options(struct hpd_conn *c, uint32_t msgid, struct cursor *cur,
+static int parse_call_options(struct hpd_conn *c, uint32_t msgid, struct hp_mp_cursor *cur,
 			      uint64_t *timeout_ms, uint64_t *session)
 {
 	struct hp_mp_token t;
-	if (!next_token(cur, &t) || t.type != HP_MP_MAP) {
+	if (!hp_mp_next(cur, &t) || t.type != HP_MP_MAP) {
 		hpd_respond_error(c, msgid, HP_E_BAD_REQUEST, "call: options must be a map");
 		return -1;
 	}
 	for (uint32_t i = 0; i < t.len; i++) {
 		const uint8_t *key;
 		uint32_t klen;
-		if (!next_name(cur, &key, &klen)) {
+		if (!hp_mp_next_name(cur, &key, &klen)) {
 			hpd_respond_error(c, msgid, HP_E_BAD_REQUEST, "call: option names must be strings");
 			return -1;
 		}
 		if (klen == 10 && !memcmp(key, "timeout_ms", 10)) {
-			if (!next_uint(cur, timeout_ms) || *timeout_ms == 0 || *timeout_ms > HP_MAX_TIMEOUT_MS) {
+			if (!hp_mp_next_uint(cur, timeout_ms) || *timeout_ms == 0 || *timeout_ms > HP_MAX_TIMEOUT_MS) {
 				hpd_respond_error(c, msgid, HP_E_BAD_REQUEST,
 						  "call: timeout_ms must be an integer from 1 to %llu",
 						  (unsigned long long)HP_MAX_TIMEOUT_MS);
@@ -342,7 +279,7 @@ static int parse_call_options(struct hpd_conn *c, uint32_t msgid, struct cursor 
 			continue;
 		}
 		if (klen == 7 && !memcmp(key, "session", 7)) {
-			if (!next_uint(cur, session) || *session == 0 || *session > UINT32_MAX) {
+			if (!hp_mp_next_uint(cur, session) || *session == 0 || *session > UINT32_MAX) {
 				hpd_respond_error(c, msgid, HP_E_BAD_REQUEST,
 						  "call: session must be an id from session_open");
 				return -1;
@@ -356,7 +293,7 @@ static int parse_call_options(struct hpd_conn *c, uint32_t msgid, struct cursor 
 	return 0;
 }
 
-static void method_call(struct hpd_conn *c, uint32_t msgid, struct cursor *params, uint32_t nparams)
+static void method_call(struct hpd_conn *c, uint32_t msgid, struct hp_mp_cursor *params, uint32_t nparams)
 {
 	struct hpd *hd = c->hd;
 	const uint8_t *mod_name, *fn, *args;
@@ -370,12 +307,12 @@ static void method_call(struct hpd_conn *c, uint32_t msgid, struct cursor *param
 				  "got %u params", nparams);
 		return;
 	}
-	if (!next_name(params, &mod_name, &mod_len) || !next_name(params, &fn, &fn_len)) {
+	if (!hp_mp_next_name(params, &mod_name, &mod_len) || !hp_mp_next_name(params, &fn, &fn_len)) {
 		hpd_respond_error(c, msgid, HP_E_BAD_REQUEST, "call: module and function must be strings");
 		return;
 	}
-	struct cursor peek = *params;
-	if (!next_token(&peek, &t) || t.type != HP_MP_ARRAY || !next_object(params, &args, &args_len)) {
+	struct hp_mp_cursor peek = *params;
+	if (!hp_mp_next(&peek, &t) || t.type != HP_MP_ARRAY || !hp_mp_next_object(params, &args, &args_len)) {
 		hpd_respond_error(c, msgid, HP_E_BAD_REQUEST, "call: args must be an array");
 		return;
 	}
@@ -443,12 +380,12 @@ static void method_call(struct hpd_conn *c, uint32_t msgid, struct cursor *param
 /* --- sessions: one VM held across calls --------------------------------------------------- */
 
 /* session_open(module) -> {"session": id} */
-static void method_session_open(struct hpd_conn *c, uint32_t msgid, struct cursor *params,
+static void method_session_open(struct hpd_conn *c, uint32_t msgid, struct hp_mp_cursor *params,
 				uint32_t nparams)
 {
 	const uint8_t *name;
 	uint32_t len;
-	if (nparams != 1 || !next_name(params, &name, &len)) {
+	if (nparams != 1 || !hp_mp_next_name(params, &name, &len)) {
 		hpd_respond_error(c, msgid, HP_E_BAD_REQUEST, "session_open takes [module]");
 		return;
 	}
@@ -477,12 +414,12 @@ static void method_session_open(struct hpd_conn *c, uint32_t msgid, struct curso
 	send_result(c, msgid, &sb);
 }
 
-static void method_session_close(struct hpd_conn *c, uint32_t msgid, struct cursor *params,
+static void method_session_close(struct hpd_conn *c, uint32_t msgid, struct hp_mp_cursor *params,
 				 uint32_t nparams)
 {
 	uint64_t id;
 	struct hpd_session *s;
-	if (nparams != 1 || !next_uint(params, &id) || id > UINT32_MAX ||
+	if (nparams != 1 || !hp_mp_next_uint(params, &id) || id > UINT32_MAX ||
 	    !(s = hpd_session_find(c, (uint32_t)id))) {
 		hpd_respond_error(c, msgid, HP_E_BAD_REQUEST,
 				  "session_close takes [id] of a session open on this connection");
@@ -509,11 +446,11 @@ static bool allowed_admin(struct hpd_conn *c, uint32_t msgid, const char *method
 }
 
 /* A str fit for one line of a config file: no control characters, at most `max` bytes. */
-static bool next_line_value(struct cursor *cur, char *out, size_t max)
+static bool next_line_value(struct hp_mp_cursor *cur, char *out, size_t max)
 {
 	const uint8_t *s;
 	uint32_t len;
-	if (!next_name(cur, &s, &len) || len == 0 || len >= max)
+	if (!hp_mp_next_name(cur, &s, &len) || len == 0 || len >= max)
 		return false;
 	for (uint32_t i = 0; i < len; i++)
 		if (s[i] < 0x20 || s[i] == 0x7f)
@@ -526,11 +463,11 @@ static bool next_line_value(struct cursor *cur, char *out, size_t max)
 /* load's options map as "key = value" lines of a [module] section, checked by the same code
  * as the configuration file (hpd_config_parse_text). Keys are [a-z_], values integers or
  * one-line strings, so nothing can start another line or section. */
-static int options_as_lines(struct hpd_conn *c, uint32_t msgid, struct cursor *cur, char *text,
+static int options_as_lines(struct hpd_conn *c, uint32_t msgid, struct hp_mp_cursor *cur, char *text,
 			    size_t size)
 {
 	struct hp_mp_token t;
-	if (!next_token(cur, &t) || t.type != HP_MP_MAP || t.len > 32) {
+	if (!hp_mp_next(cur, &t) || t.type != HP_MP_MAP || t.len > 32) {
 		hpd_respond_error(c, msgid, HP_E_BAD_REQUEST, "load: options must be a map of at most 32 keys");
 		return -1;
 	}
@@ -538,13 +475,13 @@ static int options_as_lines(struct hpd_conn *c, uint32_t msgid, struct cursor *c
 	for (uint32_t i = 0; i < t.len; i++) {
 		char key[33], value[257];
 		uint64_t u;
-		struct cursor peek = *cur;
+		struct hp_mp_cursor peek = *cur;
 		if (!next_line_value(cur, key, sizeof(key)) || strspn(key, "abcdefghijklmnopqrstuvwxyz_") != strlen(key)) {
 			hpd_respond_error(c, msgid, HP_E_BAD_REQUEST, "load: option names are [a-z_], at most 32 bytes");
 			return -1;
 		}
 		peek = *cur;
-		if (next_uint(&peek, &u)) {
+		if (hp_mp_next_uint(&peek, &u)) {
 			*cur = peek;
 			snprintf(value, sizeof(value), "%llu", (unsigned long long)u);
 		} else if (!next_line_value(cur, value, sizeof(value))) {
@@ -563,7 +500,7 @@ static int options_as_lines(struct hpd_conn *c, uint32_t msgid, struct cursor *c
 }
 
 /* load(name, path[, options]): options are the keys of a [module] section. */
-static void method_load(struct hpd_conn *c, uint32_t msgid, struct cursor *params, uint32_t nparams)
+static void method_load(struct hpd_conn *c, uint32_t msgid, struct hp_mp_cursor *params, uint32_t nparams)
 {
 	struct hpd *hd = c->hd;
 	char name[HP_RPC_MODULE_NAME_MAX], path[1024], text[16384], err[1024];
@@ -597,7 +534,7 @@ static void method_load(struct hpd_conn *c, uint32_t msgid, struct cursor *param
 	send_result(c, msgid, &sb);
 }
 
-static void method_unload(struct hpd_conn *c, uint32_t msgid, struct cursor *params, uint32_t nparams)
+static void method_unload(struct hpd_conn *c, uint32_t msgid, struct hp_mp_cursor *params, uint32_t nparams)
 {
 	char name[HP_RPC_MODULE_NAME_MAX], err[256];
 	if (!allowed_admin(c, msgid, "unload"))
@@ -674,20 +611,20 @@ static int status_by_name(const uint8_t *name, uint32_t len)
 /* [1, msgid, error, result] from the client: the answer to a host call the daemon asked it
  * (host_functions = client). An error is read as {code, message}; anything else in its place
  * is an error without a message. The guest gets the result or the message. */
-static int client_answer(struct hpd_conn *c, struct cursor *cur)
+static int client_answer(struct hpd_conn *c, struct hp_mp_cursor *cur)
 {
 	uint64_t msgid;
 	struct hp_mp_token t;
-	if (!next_uint(cur, &msgid) || msgid > UINT32_MAX)
+	if (!hp_mp_next_uint(cur, &msgid) || msgid > UINT32_MAX)
 		return -1;
-	struct cursor peek = *cur;
-	if (!next_token(&peek, &t))
+	struct hp_mp_cursor peek = *cur;
+	if (!hp_mp_next(&peek, &t))
 		return -1;
 	if (t.type == HP_MP_NIL) {
 		const uint8_t *result;
 		size_t len;
 		*cur = peek;
-		if (!next_object(cur, &result, &len))
+		if (!hp_mp_next_object(cur, &result, &len))
 			return -1;
 		hpd_host_answer(c->hd, c, (uint32_t)msgid, HP_OK, result, len);
 		return 0;
@@ -700,17 +637,17 @@ static int client_answer(struct hpd_conn *c, struct cursor *cur)
 		for (uint32_t i = 0; i < t.len; i++) {
 			const uint8_t *key, *val;
 			uint32_t klen, vlen;
-			struct cursor v;
-			if (!next_name(cur, &key, &klen))
+			struct hp_mp_cursor v;
+			if (!hp_mp_next_name(cur, &key, &klen))
 				return -1;
 			v = *cur;
-			if (klen == 4 && !memcmp(key, "code", 4) && next_name(&v, &val, &vlen))
+			if (klen == 4 && !memcmp(key, "code", 4) && hp_mp_next_name(&v, &val, &vlen))
 				status = status_by_name(val, vlen);
-			else if (klen == 7 && !memcmp(key, "message", 7) && next_name(&v, &val, &vlen))
+			else if (klen == 7 && !memcmp(key, "message", 7) && hp_mp_next_name(&v, &val, &vlen))
 				msg = val, msg_len = vlen;
 			const uint8_t *skip;
 			size_t skip_len;
-			if (!next_object(cur, &skip, &skip_len))
+			if (!hp_mp_next_object(cur, &skip, &skip_len))
 				return -1;
 		}
 	}
@@ -726,11 +663,11 @@ static bool method_is(const uint8_t *m, uint32_t len, const char *name)
 
 int hpd_dispatch_frame(struct hpd_conn *c, const uint8_t *frame, size_t len)
 {
-	struct cursor cur = { frame, len };
+	struct hp_mp_cursor cur = { frame, len };
 	struct hp_mp_token t;
 	uint64_t type, msgid = 0;
-	if (!next_token(&cur, &t) || t.type != HP_MP_ARRAY || (t.len != 3 && t.len != 4) ||
-	    !next_uint(&cur, &type))
+	if (!hp_mp_next(&cur, &t) || t.type != HP_MP_ARRAY || (t.len != 3 && t.len != 4) ||
+	    !hp_mp_next_uint(&cur, &type))
 		return -1; /* not an RPC message at all: no msgid to answer */
 	if (type == HP_RPC_RESPONSE && t.len == 4)
 		return client_answer(c, &cur);
@@ -738,18 +675,18 @@ int hpd_dispatch_frame(struct hpd_conn *c, const uint8_t *frame, size_t len)
 		return 0; /* no notification is defined; unknown ones are ignored (spec) */
 	if (type != HP_RPC_REQUEST || t.len != 4)
 		return -1;
-	if (!next_uint(&cur, &msgid) || msgid > UINT32_MAX)
+	if (!hp_mp_next_uint(&cur, &msgid) || msgid > UINT32_MAX)
 		return -1; /* a msgid we could not echo */
 	const uint8_t *method;
 	uint32_t mlen;
 	struct hp_mp_token p;
-	if (!next_name(&cur, &method, &mlen) || mlen > HP_RPC_METHOD_MAX) {
+	if (!hp_mp_next_name(&cur, &method, &mlen) || mlen > HP_RPC_METHOD_MAX) {
 		hpd_respond_error(c, (uint32_t)msgid, HP_E_BAD_REQUEST,
 				  "the method must be a string of at most %u bytes", HP_RPC_METHOD_MAX);
 		return -1;
 	}
-	struct cursor params = cur;
-	if (!next_token(&params, &p) || p.type != HP_MP_ARRAY) {
+	struct hp_mp_cursor params = cur;
+	if (!hp_mp_next(&params, &p) || p.type != HP_MP_ARRAY) {
 		hpd_respond_error(c, (uint32_t)msgid, HP_E_BAD_REQUEST, "params must be an array");
 		return -1;
 	}
@@ -782,11 +719,11 @@ int hpd_dispatch_frame(struct hpd_conn *c, const uint8_t *frame, size_t len)
  * is read from them to answer once before the connection is closed. */
 void hpd_dispatch_bad_stream(struct hpd_conn *c, const uint8_t *buf, size_t len, const char *reason)
 {
-	struct cursor cur = { buf, len };
+	struct hp_mp_cursor cur = { buf, len };
 	struct hp_mp_token t;
 	uint64_t type, msgid;
-	if (!next_token(&cur, &t) || t.type != HP_MP_ARRAY || t.len != 4 || !next_uint(&cur, &type) ||
-	    type != HP_RPC_REQUEST || !next_uint(&cur, &msgid) || msgid > UINT32_MAX)
+	if (!hp_mp_next(&cur, &t) || t.type != HP_MP_ARRAY || t.len != 4 || !hp_mp_next_uint(&cur, &type) ||
+	    type != HP_RPC_REQUEST || !hp_mp_next_uint(&cur, &msgid) || msgid > UINT32_MAX)
 		return;
 	/* the scanner's reasons for a frame over max_frame all name the size limit */
 	bool too_large = strstr(reason, "size limit") != NULL;

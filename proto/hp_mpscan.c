@@ -425,3 +425,61 @@ int hp_mp_check_one(const uint8_t *buf, size_t len, const struct hp_mp_limits *l
 		*offset = (size_t)at;
 	return rc;
 }
+
+/* --- walking validated bytes ------------------------------------------------------------------ */
+
+/* The header at the cursor; a str/bin/ext payload is stepped over too. */
+bool hp_mp_next(struct hp_mp_cursor *c, struct hp_mp_token *t)
+{
+	if (hp_mp_token(c->p, c->left, t) != HP_MP_OK || t->header_len > c->left)
+		return false;
+	size_t n = t->header_len;
+	if (t->type == HP_MP_STR || t->type == HP_MP_BIN || t->type == HP_MP_EXT) {
+		if (t->len > c->left - n)
+			return false;
+		n += t->len;
+	}
+	c->p += n;
+	c->left -= n;
+	return true;
+}
+
+/* Steps over one whole object, returning its span. */
+bool hp_mp_next_object(struct hp_mp_cursor *c, const uint8_t **start, size_t *len)
+{
+	struct hp_mp_scanner s;
+	hp_mp_scanner_init(&s, NULL);
+	if (hp_mp_scan(&s, c->p, c->left, len) != HP_MP_OK)
+		return false;
+	*start = c->p;
+	c->p += *len;
+	c->left -= *len;
+	return true;
+}
+
+bool hp_mp_next_uint(struct hp_mp_cursor *c, uint64_t *v)
+{
+	struct hp_mp_token t;
+	if (!hp_mp_next(c, &t))
+		return false;
+	if (t.type == HP_MP_UINT) {
+		*v = t.v.u;
+		return true;
+	}
+	if (t.type == HP_MP_INT && t.v.i >= 0) {
+		*v = (uint64_t)t.v.i;
+		return true;
+	}
+	return false;
+}
+
+/* A str, or a bin (some clients send names as bin). */
+bool hp_mp_next_name(struct hp_mp_cursor *c, const uint8_t **s, uint32_t *len)
+{
+	struct hp_mp_token t;
+	if (!hp_mp_next(c, &t) || (t.type != HP_MP_STR && t.type != HP_MP_BIN))
+		return false;
+	*s = t.data;
+	*len = t.len;
+	return true;
+}

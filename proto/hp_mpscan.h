@@ -122,6 +122,22 @@ int hp_mp_scan(struct hp_mp_scanner *s, const uint8_t *buf, size_t len, size_t *
 int hp_mp_check_one(const uint8_t *buf, size_t len, const struct hp_mp_limits *lim,
 		    const char **error, size_t *offset);
 
+/* A cursor over bytes the scanner accepted: each step reads one header (a str/bin/ext payload
+ * is stepped over too) and checks it fits what is left, so a walk never reads past the object
+ * even if the bytes were not validated. The daemon, libhyperpool and libhpvmm's built-ins
+ * read their envelopes with it. */
+struct hp_mp_cursor {
+	const uint8_t *p;
+	size_t left;
+};
+bool hp_mp_next(struct hp_mp_cursor *c, struct hp_mp_token *t);
+/* One whole object (with everything nested), its span returned. */
+bool hp_mp_next_object(struct hp_mp_cursor *c, const uint8_t **start, size_t *len);
+/* An unsigned integer (or a non-negative int encoding). */
+bool hp_mp_next_uint(struct hp_mp_cursor *c, uint64_t *v);
+/* A str, or a bin (some clients send names as bin). */
+bool hp_mp_next_name(struct hp_mp_cursor *c, const uint8_t **s, uint32_t *len);
+
 /* UTF-8 */
 bool hp_utf8_valid(const uint8_t *s, size_t len);
 /* Every byte may become U+FFFD (3 bytes): this holds any len bytes of input whole. */

@@ -4,76 +4,14 @@
  * so nothing is allocated for what a header merely claims; only then is a frame walked, token
  * by token (hp_mp_token), never by msgpack-c. What the daemon may send:
  *   [1, msgid, error, result]  a response: completes the pending call of that msgid
- *   [0, msgid, method, params] a request (host functions provided by the client, later):
- *                              answered, with no_such_method while no handler exists
+ *   [0, msgid, method, params] a request for a function this client provides (hpc_provide):
+ *                              answered by it, or with no_such_method
  *   [2, method, params]        a notification: none is defined; ignored (as the spec says)
  * Anything else breaks the connection: the stream cannot be trusted past it. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
-
-/* A cursor over validated bytes. */
-struct cursor {
-	const uint8_t *p;
-	size_t left;
-};
-
-/* The header at the cursor; a str/bin/ext payload is stepped over too. */
-static bool next_token(struct cursor *c, struct hp_mp_token *t)
-{
-	if (hp_mp_token(c->p, c->left, t) != HP_MP_OK || t->header_len > c->left)
-		return false;
-	size_t n = t->header_len;
-	if (t->type == HP_MP_STR || t->type == HP_MP_BIN || t->type == HP_MP_EXT) {
-		if (t->len > c->left - n)
-			return false;
-		n += t->len;
-	}
-	c->p += n;
-	c->left -= n;
-	return true;
-}
-
-/* Steps over one whole object, returning its span. */
-static bool next_object(struct cursor *c, const uint8_t **start, size_t *len)
-{
-	struct hp_mp_scanner s;
-	hp_mp_scanner_init(&s, NULL);
-	if (hp_mp_scan(&s, c->p, c->left, len) != HP_MP_OK)
-		return false;
-	*start = c->p;
-	c->p += *len;
-	c->left -= *len;
-	return true;
-}
-
-static bool next_uint(struct cursor *c, uint64_t *v)
-{
-	struct hp_mp_token t;
-	if (!next_token(c, &t))
-		return false;
-	if (t.type == HP_MP_UINT) {
-		*v = t.v.u;
-		return true;
-	}
-	if (t.type == HP_MP_INT && t.v.i >= 0) {
-		*v = (uint64_t)t.v.i;
-		return true;
-	}
-	return false;
-}
-
-/* A str, or a bin (msgpack-rpc peers may send names as either). */
-static bool next_name(struct cursor *c, const uint8_t **s, uint32_t *len)
-{
-	struct hp_mp_token t;
-	if (!next_token(c, &t) || (t.type != HP_MP_STR && t.type != HP_MP_BIN))
-		return false;
-	*s = t.data;
-	*len = t.len;
-	return true;
-}
 
 /* --- completing calls ---------------------------------------------------------------------- */
 
@@ -124,7 +62,7 @@ static int broken(struct hpc_conn *c, int code, const char *fmt, ...)
 
 /* error is a map with a str "code" and a str "message" (other keys are skipped: a newer
  * daemon may add some). */
-static int parse_error_map(struct cursor *cur, uint32_t pairs, struct hpc_error *err)
+static int parse_error_map(struct hp_mp_cursor *cur, uint32_t pairs, struct hpc_error *err)
 {
 	const uint8_t *code = NULL, *msg = (const uint8_t *)"";
 	uint32_t code_len = 0, msg_len = 0;
@@ -132,15 +70,15 @@ static int parse_error_map(struct cursor *cur, uint32_t pairs, struct hpc_error 
 		const uint8_t *k, *v;
 		uint32_t klen;
 		size_t skip;
-		if (!next_name(cur, &k, &klen))
+		if (!hp_mp_next_name(cur, &k, &klen))
 			return -1;
 		if (klen == 4 && !memcmp(k, "code", 4)) {
-			if (!next_name(cur, &code, &code_len))
+			if (!hp_mp_next_name(cur, &code, &code_len))
 				return -1;
 		} else if (klen == 7 && !memcmp(k, "message", 7)) {
-			if (!next_name(cur, &msg, &msg_len))
+			if (!hp_mp_next_name(cur, &msg, &msg_len))
 				return -1;
-		} else if (!next_object(cur, &v, &skip)) {
+		} else if (!hp_mp_next_object(cur, &v, &skip)) {
 			return -1;
 		}
 	}
@@ -151,10 +89,10 @@ static int parse_error_map(struct cursor *cur, uint32_t pairs, struct hpc_error 
 }
 
 /* [1, msgid, error, result], the array header and the type already read. */
-static int handle_response(struct hpc_conn *c, struct cursor *cur)
+static int handle_response(struct hpc_conn *c, struct hp_mp_cursor *cur)
 {
 	uint64_t msgid;
-	if (!next_uint(cur, &msgid) || msgid > UINT32_MAX)
+	if (!hp_mp_next_uint(cur, &msgid) || msgid > UINT32_MAX)
 		return broken(c, HP_E_BAD_REQUEST, "a response from the daemon has no valid msgid");
 	struct hpc_pending *slot = hpc_pending_find(c, (uint32_t)msgid);
 	if (!slot)
@@ -162,7 +100,7 @@ static int handle_response(struct hpc_conn *c, struct cursor *cur)
 			      "the daemon answered msgid %llu, which no call is waiting for",
 			      (unsigned long long)msgid);
 	struct hp_mp_token e;
-	if (!next_token(cur, &e) || (e.type != HP_MP_NIL && e.type != HP_MP_MAP))
+	if (!hp_mp_next(cur, &e) || (e.type != HP_MP_NIL && e.type != HP_MP_MAP))
 		return broken(c, HP_E_BAD_REQUEST,
 			      "the error of response %llu is neither nil nor a map",
 			      (unsigned long long)msgid);
@@ -178,7 +116,7 @@ static int handle_response(struct hpc_conn *c, struct cursor *cur)
 	}
 	const uint8_t *obj;
 	size_t len;
-	if (!next_object(cur, &obj, &len))
+	if (!hp_mp_next_object(cur, &obj, &len))
 		return broken(c, HP_E_BAD_REQUEST, "response %llu has no result",
 			      (unsigned long long)msgid);
 	struct hpc_result res = { malloc(len), len };
@@ -247,18 +185,18 @@ static int queue_result_response(struct hpc_conn *c, uint32_t msgid, const void 
 /* [0, msgid, method, params], the array header and the type already read: the daemon asks for
  * a function this client provides (hpc_provide); a name nobody registered gets the answer a
  * msgpack-rpc peer expects, no_such_method. */
-static int handle_request(struct hpc_conn *c, struct cursor *cur)
+static int handle_request(struct hpc_conn *c, struct hp_mp_cursor *cur)
 {
 	uint64_t msgid;
 	const uint8_t *method;
 	uint32_t mlen;
 	struct hp_mp_token params;
-	struct cursor at_params;
-	if (!next_uint(cur, &msgid) || msgid > UINT32_MAX || !next_name(cur, &method, &mlen))
+	struct hp_mp_cursor at_params;
+	if (!hp_mp_next_uint(cur, &msgid) || msgid > UINT32_MAX || !hp_mp_next_name(cur, &method, &mlen))
 		return broken(c, HP_E_BAD_REQUEST,
 			      "a request from the daemon is not [0, msgid, method, params]");
 	at_params = *cur;
-	if (!next_token(cur, &params) || params.type != HP_MP_ARRAY)
+	if (!hp_mp_next(cur, &params) || params.type != HP_MP_ARRAY)
 		return broken(c, HP_E_BAD_REQUEST,
 			      "a request from the daemon is not [0, msgid, method, params]");
 	struct hpc_provided *f = provided(c, method, mlen);
@@ -310,10 +248,10 @@ int hpc_provide(struct hpc_conn *c, const char *name, hpc_function fn, void *ctx
 
 static int handle_frame(struct hpc_conn *c, const uint8_t *f, size_t len)
 {
-	struct cursor cur = { f, len };
+	struct hp_mp_cursor cur = { f, len };
 	struct hp_mp_token t;
 	uint64_t type;
-	if (!next_token(&cur, &t) || t.type != HP_MP_ARRAY || !next_uint(&cur, &type))
+	if (!hp_mp_next(&cur, &t) || t.type != HP_MP_ARRAY || !hp_mp_next_uint(&cur, &type))
 		return broken(c, HP_E_BAD_REQUEST,
 			      "the daemon sent a frame that is not a MessagePack-RPC message");
 	if (type == HP_RPC_RESPONSE && t.len == 4)
