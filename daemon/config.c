@@ -270,6 +270,10 @@ static int module_key(struct parse *p, const char *key, const char *v)
 		return set_uint(p, key, v, 1, 100000, &m->pool_max);
 	if (!strcmp(key, "queue"))
 		return set_uint(p, key, v, 0, 1000000, &m->queue);
+	if (!strcmp(key, "max_sessions"))
+		return set_uint(p, key, v, 0, 100000, &m->max_sessions);
+	if (!strcmp(key, "session_idle_ms"))
+		return set_u64(p, key, v, 100, 86400000, &m->session_idle_ms);
 	if (!strcmp(key, "host_functions")) {
 		/* "client" is ours (the calling client answers); the rest are libhpvmm's built-ins */
 		char rest[256];
@@ -338,6 +342,7 @@ static int start_module(struct parse *p, const char *name)
 	m->pool_min = 1;
 	m->pool_max = 8;
 	m->queue = 64;
+	m->session_idle_ms = 60000;
 	c->nmodules++;
 	p->section = m;
 	return 1;
@@ -593,7 +598,8 @@ bool hpd_module_cfg_equal(const struct hpd_module_cfg *a, const struct hpd_modul
 	return !strcmp(a->name, b->name) && !strcmp(a->path, b->path) &&
 	       vm_cfg_equal(&a->vm, &b->vm) && a->pool_min == b->pool_min &&
 	       a->pool_max == b->pool_max && a->queue == b->queue && a->n_uids == b->n_uids &&
-	       a->host_functions == b->host_functions &&
+	       a->host_functions == b->host_functions && a->max_sessions == b->max_sessions &&
+	       a->session_idle_ms == b->session_idle_ms &&
 	       a->n_gids == b->n_gids &&
 	       !memcmp(a->allow_uids, b->allow_uids, a->n_uids * sizeof(uid_t)) &&
 	       !memcmp(a->allow_gids, b->allow_gids, a->n_gids * sizeof(gid_t));

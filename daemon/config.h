@@ -21,6 +21,8 @@ struct hpd_module_cfg {
 	struct hp_module_config vm;  /* sizes, default deadline, limits, restore strategy */
 	unsigned pool_min, pool_max; /* VMs kept ready / existing at most */
 	unsigned queue;              /* calls waiting for a VM at most, beyond: busy */
+	unsigned max_sessions;       /* sessions holding its VMs at once (0: pool_max) */
+	uint64_t session_idle_ms;    /* a session unused this long is closed */
 	uid_t allow_uids[HPD_MAX_ALLOW];
 	gid_t allow_gids[HPD_MAX_ALLOW];
 	unsigned n_uids, n_gids;     /* both 0: anyone who can open the socket may call */

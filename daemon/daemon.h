@@ -107,6 +107,7 @@ struct hpd_session {
 	struct hp_vm *vm;
 	bool busy;                 /* a call runs on it (under hpd.lock) */
 	bool closing;              /* closed while busy: the worker gives the VM back */
+	uint64_t last_used_ns;     /* its last call's arrival (or the opening), for the idle timeout */
 	struct hpd_session *next;
 };
 
@@ -143,6 +144,8 @@ void hpd_jobs_cancel_conn(struct hpd *hd, struct hpd_conn *conn);
 int hpd_session_open(struct hpd_conn *c, struct hpd_module *m, uint32_t *id, struct hp_error *err);
 struct hpd_session *hpd_session_find(struct hpd_conn *c, uint32_t id);
 void hpd_session_close(struct hpd_conn *c, struct hpd_session *s);
+/* Closes every session idle past its module's session_idle_ms (a timer of main.c). */
+void hpd_sessions_expire(struct hpd *hd);
 /* Shutdown: answer every queued job with shutting_down; returns how many still run. */
 unsigned hpd_jobs_drain(struct hpd *hd);
 /* Interrupts every running job (the drain's bound has passed). */
@@ -268,7 +271,7 @@ struct hpd {
 
 	/* signals and timers */
 	uv_signal_t sigterm, sigint, sighup;
-	uv_timer_t drain_timer, watchdog_timer, status_timer;
+	uv_timer_t drain_timer, watchdog_timer, status_timer, session_timer;
 	bool shutting_down;
 	uint64_t shutdown_deadline_ns;
 	uint64_t status_calls;     /* calls at the last STATUS= line, for calls/s */

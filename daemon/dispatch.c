@@ -190,13 +190,13 @@ static void pack_module_stats(msgpack_packer *pk, struct hpd *hd, struct hpd_mod
 	struct hp_error err;
 	hp_pool_stats(m->pool, &st, &err);
 	pthread_mutex_lock(&hd->lock);
-	unsigned waiting = m->waiting.n;
+	unsigned waiting = m->waiting.n, sessions = m->sessions;
 	pthread_mutex_unlock(&hd->lock);
 	pthread_mutex_lock(&m->stats_lock);
 	unsigned codes = 0;
 	for (unsigned s = 1; s < HPD_STATUS_SLOTS; s++)
 		codes += m->by_status[s] != 0;
-	msgpack_pack_map(pk, 6);
+	msgpack_pack_map(pk, 7);
 	pack_u64(pk, "calls", m->calls);
 	pack_cstr(pk, "errors");
 	msgpack_pack_map(pk, codes);
@@ -220,6 +220,7 @@ static void pack_module_stats(msgpack_packer *pk, struct hpd *hd, struct hpd_mod
 	pack_u64(pk, "destroyed", st.destroyed);
 	pack_u64(pk, "restore_failures", st.restore_failures);
 	pack_u64(pk, "queue_depth", waiting);
+	pack_u64(pk, "sessions", sessions);
 	pack_cstr(pk, "memory");
 	msgpack_pack_map(pk, 2);
 	pack_u64(pk, "snapshot_bytes", st.snapshot_bytes);
@@ -253,7 +254,7 @@ static void method_stats(struct hpd_conn *c, uint32_t msgid)
 	send_result(c, msgid, &sb);
 }
 
-/* call(module, function, args[, options]): options is a map; `timeout_ms` is the one key. */
+/* call's options: a map of `timeout_ms` (the call's deadline) and `session` (an id). */
 static int parse_call_options(struct hpd_conn *c, uint32_t msgid, struct hp_mp_cursor *cur,
 			      uint64_t *timeout_ms, uint64_t *session)
 {
@@ -293,6 +294,53 @@ static int parse_call_options(struct hpd_conn *c, uint32_t msgid, struct hp_mp_c
 	return 0;
 }
 
+/* A call, its module (and session) found and allowed: checked against the module's limits
+ * and queued. */
+static void submit_call(struct hpd_conn *c, uint32_t msgid, struct hpd_module *m,
+			struct hpd_session *session, const uint8_t *fn, uint32_t fn_len,
+			const uint8_t *args, size_t args_len, uint64_t timeout_ms, uint64_t arrival)
+{
+	struct hpd *hd = c->hd;
+	if (fn_len == 0 || fn_len >= HP_FUNCTION_NAME_MAX) {
+		hpd_respond_error(c, msgid, HP_E_BAD_REQUEST, "call: a function name is 1 to %u bytes",
+				  HP_FUNCTION_NAME_MAX - 1);
+		return;
+	}
+	if (fn_len + args_len > m->input_size) {
+		hpd_respond_error(c, msgid, HP_E_TOO_LARGE,
+				  "call: %zu bytes of arguments exceed module '%s''s input buffer of %llu bytes",
+				  args_len, m->name, (unsigned long long)(m->input_size - fn_len));
+		return;
+	}
+	struct hpd_job *job = malloc(sizeof(*job) + fn_len + args_len);
+	if (!job) {
+		hpd_respond_error(c, msgid, HP_E_NO_MEMORY, "out of memory");
+		return;
+	}
+	memset(job, 0, sizeof(*job));
+	job->conn = c;
+	job->module = m;
+	job->session = session;
+	job->msgid = msgid;
+	job->arrival_ns = arrival;
+	uint64_t t_ms = timeout_ms ? timeout_ms : (m->cfg->vm.timeout_ms ? m->cfg->vm.timeout_ms
+								       : HP_DEFAULT_TIMEOUT_MS);
+	job->deadline_ns = arrival + t_ms * 1000000ull;
+	job->name_len = fn_len;
+	job->args_len = (uint32_t)args_len;
+	memcpy(job->data, fn, fn_len);
+	memcpy(job->data + fn_len, args, args_len);
+	atomic_fetch_add(&c->refs, 1);
+	hpd_module_ref(m);
+	struct hp_error err;
+	if (hpd_job_submit(hd, job, &err)) {
+		hpd_respond_error(c, msgid, err.code, "%s", err.message);
+		hpd_conn_unref(c);
+		hpd_module_unref(m);
+		free(job);
+	}
+}
+
 static void method_call(struct hpd_conn *c, uint32_t msgid, struct hp_mp_cursor *params, uint32_t nparams)
 {
 	struct hpd *hd = c->hd;
@@ -330,17 +378,6 @@ static void method_call(struct hpd_conn *c, uint32_t msgid, struct hp_mp_cursor 
 				  (unsigned)c->uid, m->name);
 		return;
 	}
-	if (fn_len == 0 || fn_len >= HP_FUNCTION_NAME_MAX) {
-		hpd_respond_error(c, msgid, HP_E_BAD_REQUEST, "call: a function name is 1 to %u bytes",
-				  HP_FUNCTION_NAME_MAX - 1);
-		return;
-	}
-	if (fn_len + args_len > m->input_size) {
-		hpd_respond_error(c, msgid, HP_E_TOO_LARGE,
-				  "call: %zu bytes of arguments exceed module '%s''s input buffer of %llu bytes",
-				  args_len, m->name, (unsigned long long)(m->input_size - fn_len));
-		return;
-	}
 	struct hpd_session *session = NULL;
 	if (session_id && (!(session = hpd_session_find(c, (uint32_t)session_id)) || session->module != m)) {
 		hpd_respond_error(c, msgid, HP_E_BAD_REQUEST,
@@ -348,33 +385,36 @@ static void method_call(struct hpd_conn *c, uint32_t msgid, struct hp_mp_cursor 
 				  (unsigned long long)session_id, m->name);
 		return;
 	}
-	struct hpd_job *job = malloc(sizeof(*job) + fn_len + args_len);
-	if (!job) {
-		hpd_respond_error(c, msgid, HP_E_NO_MEMORY, "out of memory");
+	submit_call(c, msgid, m, session, fn, fn_len, args, args_len, timeout_ms, arrival);
+}
+
+/* session_call(id, function, args[, options]): call(...) in the session `id`. */
+static void method_session_call(struct hpd_conn *c, uint32_t msgid, struct hp_mp_cursor *params,
+				uint32_t nparams)
+{
+	uint64_t arrival = hpd_now_ns(), id, timeout_ms = 0, session_id = 0;
+	const uint8_t *fn, *args;
+	uint32_t fn_len;
+	size_t args_len;
+	struct hp_mp_token t;
+	struct hpd_session *session;
+	if (nparams < 3 || nparams > 4 || !hp_mp_next_uint(params, &id) || id > UINT32_MAX ||
+	    !(session = hpd_session_find(c, (uint32_t)id))) {
+		hpd_respond_error(c, msgid, HP_E_BAD_REQUEST,
+				  "session_call takes [id, function, args] or [id, function, args, "
+				  "options], id a session open on this connection");
 		return;
 	}
-	memset(job, 0, sizeof(*job));
-	job->conn = c;
-	job->module = m;
-	job->session = session;
-	job->msgid = msgid;
-	job->arrival_ns = arrival;
-	uint64_t t_ms = timeout_ms ? timeout_ms : (m->cfg->vm.timeout_ms ? m->cfg->vm.timeout_ms
-								       : HP_DEFAULT_TIMEOUT_MS);
-	job->deadline_ns = arrival + t_ms * 1000000ull;
-	job->name_len = fn_len;
-	job->args_len = (uint32_t)args_len;
-	memcpy(job->data, fn, fn_len);
-	memcpy(job->data + fn_len, args, args_len);
-	atomic_fetch_add(&c->refs, 1);
-	hpd_module_ref(m);
-	struct hp_error err;
-	if (hpd_job_submit(hd, job, &err)) {
-		hpd_respond_error(c, msgid, err.code, "%s", err.message);
-		hpd_conn_unref(c);
-		hpd_module_unref(m);
-		free(job);
+	struct hp_mp_cursor peek;
+	if (!hp_mp_next_name(params, &fn, &fn_len) || (peek = *params, !hp_mp_next(&peek, &t)) ||
+	    t.type != HP_MP_ARRAY || !hp_mp_next_object(params, &args, &args_len)) {
+		hpd_respond_error(c, msgid, HP_E_BAD_REQUEST,
+				  "session_call: function must be a string and args an array");
+		return;
 	}
+	if (nparams == 4 && parse_call_options(c, msgid, params, &timeout_ms, &session_id))
+		return;
+	submit_call(c, msgid, session->module, session, fn, fn_len, args, args_len, timeout_ms, arrival);
 }
 
 /* --- sessions: one VM held across calls --------------------------------------------------- */
@@ -701,6 +741,8 @@ int hpd_dispatch_frame(struct hpd_conn *c, const uint8_t *frame, size_t len)
 		method_stats(c, id);
 	else if (method_is(method, mlen, "session_open"))
 		method_session_open(c, id, &params, p.len);
+	else if (method_is(method, mlen, "session_call"))
+		method_session_call(c, id, &params, p.len);
 	else if (method_is(method, mlen, "session_close"))
 		method_session_close(c, id, &params, p.len);
 	else if (method_is(method, mlen, "load"))
@@ -711,7 +753,7 @@ int hpd_dispatch_frame(struct hpd_conn *c, const uint8_t *frame, size_t len)
 		method_reload(c, id);
 	else
 		hpd_respond_error(c, id, HP_E_NO_SUCH_METHOD, "no method '%.*s' (methods: call, ping, "
-				  "modules, stats, session_open, session_close, load, unload, reload)", (int)mlen, method);
+				  "modules, stats, session_open, session_call, session_close, load, unload, reload)", (int)mlen, method);
 	return 0;
 }
 

@@ -20,6 +20,7 @@
 #define DEFAULT_CONFIG "/etc/hyperpool/hyperpoold.conf"
 #define STATUS_EVERY_MS 5000
 #define DRAIN_POLL_MS 10
+#define SESSION_CHECK_MS 100 /* idle sessions are closed within this of their timeout */
 
 
 static void usage(FILE *f)
@@ -158,6 +159,11 @@ static void on_status_tick(uv_timer_t *t)
 	hpd_notify_status(t->data);
 }
 
+static void on_session_tick(uv_timer_t *t)
+{
+	hpd_sessions_expire(t->data);
+}
+
 /* --- start-up ----------------------------------------------------------------------------- */
 
 static int setup_loop(struct hpd *hd)
@@ -175,6 +181,9 @@ static int setup_loop(struct hpd *hd)
 	uv_timer_init(hd->loop, &hd->status_timer);
 	hd->status_timer.data = hd;
 	uv_timer_start(&hd->status_timer, on_status_tick, STATUS_EVERY_MS, STATUS_EVERY_MS);
+	uv_timer_init(hd->loop, &hd->session_timer);
+	hd->session_timer.data = hd;
+	uv_timer_start(&hd->session_timer, on_session_tick, SESSION_CHECK_MS, SESSION_CHECK_MS);
 	hpd_notify_watchdog_start(hd);
 	return 0;
 }

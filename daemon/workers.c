@@ -137,6 +137,8 @@ int hpd_job_submit(struct hpd *hd, struct hpd_job *job, struct hp_error *err)
 			       hd->cfg->max_inflight);
 	}
 	struct hpd_session *ses = job->session;
+	if (ses)
+		ses->last_used_ns = job->arrival_ns;
 	if (ses && ses->busy) { /* its own VM, one call at a time: the next ones wait their turn */
 		if (ses->waiting.n >= HPD_SESSION_QUEUE) {
 			pthread_mutex_unlock(&hd->lock);
@@ -485,14 +487,18 @@ int hpd_session_open(struct hpd_conn *c, struct hpd_module *m, uint32_t *id, str
 	if (c->nsessions >= HPD_MAX_SESSIONS)
 		return hp_fail(err, HP_E_LIMIT, "this connection has %d sessions open, the limit",
 			       HPD_MAX_SESSIONS);
+	unsigned max = m->cfg->max_sessions ? m->cfg->max_sessions : m->cfg->pool_max;
 	pthread_mutex_lock(&hd->lock);
-	bool room = m->running + m->sessions < m->cfg->pool_max;
-	if (room)
+	bool room = m->running + m->sessions < m->cfg->pool_max, allowed = m->sessions < max;
+	if (room && allowed)
 		m->sessions++;
 	pthread_mutex_unlock(&hd->lock);
 	if (!room)
 		return hp_fail(err, HP_E_BUSY, "module '%s' has all %u VMs in use", m->name,
 			       m->cfg->pool_max);
+	if (!allowed)
+		return hp_fail(err, HP_E_LIMIT, "module '%s' has %u sessions open, its max_sessions",
+			       m->name, max);
 	struct hpd_session *s = calloc(1, sizeof(*s));
 	if (!s || hp_pool_get(m->pool, &s->vm, err)) {
 		if (!s)
@@ -508,6 +514,7 @@ int hpd_session_open(struct hpd_conn *c, struct hpd_module *m, uint32_t *id, str
 	if (++c->next_session_id == 0)
 		c->next_session_id = 1;
 	s->id = *id = c->next_session_id;
+	s->last_used_ns = hpd_now_ns();
 	s->next = c->sessions;
 	c->sessions = s;
 	c->nsessions++;
@@ -553,6 +560,25 @@ void hpd_session_close(struct hpd_conn *c, struct hpd_session *s)
 		return;
 	hp_pool_put(s->module->pool, s->vm);
 	session_free(hd, s);
+}
+
+void hpd_sessions_expire(struct hpd *hd)
+{
+	uint64_t now = hpd_now_ns();
+	for (struct hpd_conn *c = hd->conns; c; c = c->next)
+		for (struct hpd_session *s = c->sessions, *next; s; s = next) {
+			next = s->next;
+			pthread_mutex_lock(&hd->lock);
+			bool idle = !s->busy && now - s->last_used_ns >
+						      s->module->cfg->session_idle_ms * 1000000ull;
+			pthread_mutex_unlock(&hd->lock);
+			if (!idle)
+				continue;
+			hpd_log(HPD_LOG_INFO, "session %u of module %s (pid %d) idle for %llu ms: closed",
+				s->id, s->module->name, (int)c->pid,
+				(unsigned long long)s->module->cfg->session_idle_ms);
+			hpd_session_close(c, s);
+		}
 }
 
 /* --- cancel and drain (loop thread) ------------------------------------------------------- */

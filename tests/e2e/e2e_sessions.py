@@ -12,7 +12,9 @@ binary, examples, _ = args()
 BAD = 0xBAD
 
 modules = {"hostile": {"pool_min": 2, "pool_max": 2, "queue": 4, "timeout_ms": 3000},
-           "math": {"pool_min": 1, "pool_max": 1}}
+           "math": {"pool_min": 1, "pool_max": 1},
+           "idle": {"elf": "hostile.elf", "pool_min": 1, "pool_max": 3, "max_sessions": 2,
+                    "session_idle_ms": 300}}
 with Daemon(binary, examples, modules=modules) as d:
     c = Client(d.socket)
     err, r = c.call("session_open", "hostile")
@@ -50,6 +52,7 @@ with Daemon(binary, examples, modules=modules) as d:
     check(ok(c.call("session_close", s1), True), "close one session")
     check(ok(c.wait(waiting), 42), "the waiting call ran on the VM given back, restored")
     check(ok(c.call("call", "hostile", "ok", [], {"session": s2}), 42), "the other session")
+    check(c.call("stats")[1]["modules"]["hostile"]["sessions"] == 1, "stats counts the open session")
     c.close()  # hang-up with a session open
 
     c = Client(d.socket)
@@ -62,5 +65,19 @@ with Daemon(binary, examples, modules=modules) as d:
           f"after the hang-up both VMs are back, none lost or replaced: {vms}")
     check(ok(c.call("call", "hostile", "ok", []), 42), "restored when the session ended")
     check(ok(c.call("call", "hostile", "ok", []), 42), "both VMs restored")
+
+    # session_call, max_sessions (2 of idle's 3 VMs) and the idle timeout (300 ms)
+    a = c.call("session_open", "idle")[1]["session"]
+    check(ok(c.call("session_call", a, "ok", []), 42) and ok(c.call("session_call", a, "ok", []), BAD),
+          "session_call keeps state like call with the session option")
+    check(is_error(c.call("session_call", 999, "ok", []), "bad_request"), "session_call of no session")
+    b = c.call("session_open", "idle")[1]["session"]
+    check(is_error(c.call("session_open", "idle"), "limit", "max_sessions"), "max_sessions")
+    for _ in range(6):  # keep a alive past b's idle timeout
+        time.sleep(0.1)
+        c.call("session_call", a, "ok", [])
+    time.sleep(0.25)
+    check(is_error(c.call("session_call", b, "ok", []), "bad_request"), "an idle session is closed")
+    check("idle for 300 ms: closed" in d.log(), "the idle close is logged")
     c.close()
 done()
