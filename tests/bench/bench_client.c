@@ -288,36 +288,44 @@ static struct stats lib_connect_calls(double *t, size_t n)
 
 /* --- the CLI ------------------------------------------------------------------------------ */
 
-/* fork + exec of argv (stdout to /dev/null) + waitpid, n times after 10 warm-up ones; the
- * process must exit 0. */
-static struct stats processes(char *const *argv, double *t, size_t n)
+/* fork + exec of argv (stdout to /dev/null) + waitpid: its time. The process must exit 0. */
+static double process(char *const *argv)
 {
-	size_t warm = 10;
-	for (size_t i = 0; i < n + warm; i++) {
-		double t0 = now_us();
-		pid_t pid = fork();
-		if (pid < 0)
-			die("fork");
-		if (pid == 0) {
-			int dn = open("/dev/null", O_WRONLY);
-			if (dn < 0 || dup2(dn, 1) < 0)
-				_exit(126);
-			execv(argv[0], argv);
-			_exit(127);
-		}
-		int status;
-		if (waitpid(pid, &status, 0) != pid)
-			die("waitpid");
-		double dt = now_us() - t0;
-		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-			fprintf(stderr, BENCH_NAME ": %s exited with status %d\n", argv[0],
-				WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-			exit(1);
-		}
-		if (i >= warm)
-			t[i - warm] = dt;
+	double t0 = now_us();
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		int dn = open("/dev/null", O_WRONLY);
+		if (dn < 0 || dup2(dn, 1) < 0)
+			_exit(126);
+		execv(argv[0], argv);
+		_exit(127);
 	}
-	return summarize(t, n);
+	int status;
+	if (waitpid(pid, &status, 0) != pid)
+		die("waitpid");
+	double dt = now_us() - t0;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, BENCH_NAME ": %s exited with status %d\n", argv[0],
+			WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		exit(1);
+	}
+	return dt;
+}
+
+/* The commands of argvs[0..k), 10 warm-up runs each, then n runs each in blocks of
+ * PROC_BLOCK taken in turn (as lib_rounds): times into t[j * n .. (j + 1) * n). */
+#define PROC_BLOCK 20
+static void process_rounds(char *const *const *argvs, size_t k, double *t, size_t n)
+{
+	for (size_t j = 0; j < k; j++)
+		for (size_t i = 0; i < 10; i++)
+			process(argvs[j]);
+	for (size_t done = 0; done < n; done += PROC_BLOCK)
+		for (size_t j = 0; j < k; j++)
+			for (size_t i = done; i < n && i < done + PROC_BLOCK; i++)
+				t[j * n + i] = process(argvs[j]);
 }
 
 /* --- main --------------------------------------------------------------------------------- */
@@ -402,10 +410,15 @@ int main(int argc, char **argv)
 	char *cli_call[] = { argv[2], "call", "math", "add", "1", "2", NULL };
 	char *cli_version[] = { argv[2], "--version", NULL };
 	char *bin_true[] = { "/bin/true", NULL };
-	struct stats cli = processes(cli_call, t, n_cli);
-	struct stats cli_ver = processes(cli_version, t, n_cli);
-	struct stats truep = access(bin_true[0], X_OK) == 0 ? processes(bin_true, t, n_cli)
-							      : (struct stats){ 0 };
+	char *const *argvs[] = { cli_call, cli_version, bin_true };
+	size_t nproc = access(bin_true[0], X_OK) == 0 ? 3 : 2;
+	double *tp = calloc(3 * n_cli, sizeof(double));
+	if (!tp)
+		die("calloc");
+	process_rounds(argvs, nproc, tp, n_cli);
+	struct stats cli = summarize(tp, n_cli), cli_ver = summarize(tp + n_cli, n_cli);
+	struct stats truep = nproc == 3 ? summarize(tp + 2 * n_cli, n_cli) : (struct stats){ 0 };
+	free(tp);
 
 	kill(daemon, SIGTERM);
 	int status;
