@@ -16,8 +16,10 @@
  *  - through libhyperpool: hello.hello("x"), hello.now() (one built-in host call, "time") and
  *    hello.ask("f", []) (one host call the daemon forwards to this client, answered by the
  *    function registered with hpc_provide).
- * Calls compared by a ratio (raw / lib; hello / now / ask) are measured in blocks taken in
- * turn (see BLOCK), so that the load of this machine at the time weighs on both sides. Prints one table and the ratios; asserts nothing (benchmarks never do). */
+ * Rows compared by a ratio (raw / lib; the three processes; hello / now / ask) are measured in
+ * blocks taken in turn (see BLOCK, PROC_BLOCK), so that the load of this machine at the time
+ * weighs on both sides. Prints one table and the ratios; asserts nothing (benchmarks never
+ * do). */
 #define BENCH_NAME "bench_client"
 #include "bench_common.h"
 
