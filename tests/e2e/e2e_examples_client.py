@@ -3,9 +3,10 @@
 output checked: async_add.c (libhyperpool's async API in a poll loop), as meson builds it and
 built standalone with `cc async_add.c $(pkg-config --cflags --libs hyperpool)` on the build
 tree's uninstalled hyperpool.pc; and call.py (python3-msgpack on a raw socket: a call, pipelined
-calls, and a host-function request from the daemon that it answers).
+calls, and a host-function request from the daemon that it answers); and the Python block of
+docs/protocol.md's "Calling hyperpoold", as written there.
 
-    e2e_examples_client.py HYPERPOOLD EXAMPLES_DIR ASYNC_ADD CALL_PY ASYNC_ADD_C BUILD_ROOT"""
+    e2e_examples_client.py HYPERPOOLD EXAMPLES_DIR ASYNC_ADD CALL_PY ASYNC_ADD_C BUILD_ROOT PROTOCOL_MD"""
 import os
 import shutil
 import subprocess
@@ -15,11 +16,11 @@ import tempfile
 from hpdtest import Daemon, check, done, skip_without_kvm
 
 skip_without_kvm()
-if len(sys.argv) != 7:
-    print(f"usage: {sys.argv[0]} HYPERPOOLD EXAMPLES_DIR ASYNC_ADD CALL_PY ASYNC_ADD_C BUILD_ROOT",
-          file=sys.stderr)
+if len(sys.argv) != 8:
+    print(f"usage: {sys.argv[0]} HYPERPOOLD EXAMPLES_DIR ASYNC_ADD CALL_PY ASYNC_ADD_C BUILD_ROOT "
+          "PROTOCOL_MD", file=sys.stderr)
     sys.exit(2)
-binary, examples, async_add, call_py, async_add_c, build_root = sys.argv[1:]
+binary, examples, async_add, call_py, async_add_c, build_root, protocol_md = sys.argv[1:]
 
 
 def run(cmd, env=None, timeout=60):
@@ -70,4 +71,14 @@ with Daemon(binary, examples, modules=modules) as d:
     for argv, e in [([call_py, d.socket], os.environ), ([call_py], env)]:
         rc, out, err = run([sys.executable, *argv], env=e)
         check(rc == 0 and out == want, f"call.py {argv[1:]}: rc {rc}, out {out!r}, err {err!r}")
+
+    # docs/protocol.md's Python example, run as it is written there
+    with open(protocol_md) as f:
+        doc = f.read()
+    section = doc[doc.index("## Calling hyperpoold"):]
+    block = section[section.index("```python\n") + 10:]
+    block = block[:block.index("```")]
+    prog = f"path = {d.socket!r}\n" + block
+    rc, out, err = run([sys.executable, "-c", prog])
+    check(rc == 0 and out == "42\n", f"docs/protocol.md's Python example: rc {rc}, {out!r} {err!r}")
 done()
