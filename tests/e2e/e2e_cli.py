@@ -112,7 +112,11 @@ with Daemon(binary, examples) as d:
            0, out='["hé",{"a":[null,true]}]\n')
     # '-': the whole array from stdin
     expect("call math add - (stdin)", run("call", "math", "add", "-", sock=s, stdin="[30, 12]\n"), 0, out="42\n")
-    math_calls += 1
+    # docs/protocol.md's "Calling hyperpoold", as written there
+    expect("call math add 40 2", run("call", "math", "add", "40", "2", sock=s), 0, out="42\n", err="^$")
+    expect("call math add - with [40, 2]", run("call", "math", "add", "-", sock=s, stdin="[40, 2]\n"), 0,
+           out="42\n")
+    math_calls += 3
     expect("call - with an empty array", run("call", "echo", "echo_all", "-", sock=s, stdin="[]"), 0, out="[]\n")
     expect("call - with a non-array", run("call", "math", "add", "-", sock=s, stdin='{"a": 1}'), 64,
            out="", err=r"^hyperpool: the arguments on stdin must be a JSON array")

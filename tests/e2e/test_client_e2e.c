@@ -57,17 +57,10 @@ static int write_config(struct daemon *d, const char *examples)
 	return fclose(f);
 }
 
-/* Starts hyperpoold and waits (60 s at most) until it accepts a connection. */
-static int daemon_start(struct daemon *d, const char *binary, const char *examples)
+/* Starts hyperpoold on the config and socket of *d (made by daemon_start) and waits (60 s at
+ * most) until it accepts a connection. */
+static int daemon_spawn(struct daemon *d, const char *binary)
 {
-	snprintf(d->dir, sizeof(d->dir), "/tmp/hpc-e2e-XXXXXX");
-	if (!mkdtemp(d->dir))
-		return -1;
-	snprintf(d->sock, sizeof(d->sock), "%s/hpd.sock", d->dir);
-	snprintf(d->conf, sizeof(d->conf), "%s/hyperpoold.conf", d->dir);
-	snprintf(d->log, sizeof(d->log), "%s/daemon.log", d->dir);
-	if (write_config(d, examples) < 0)
-		return -1;
 	d->pid = fork();
 	if (d->pid < 0)
 		return -1;
@@ -99,6 +92,20 @@ static int daemon_start(struct daemon *d, const char *binary, const char *exampl
 	fprintf(stderr, "hyperpoold did not start listening\n");
 	print_log(d);
 	return -1;
+}
+
+/* A fresh temporary folder and config, and hyperpoold started on them (daemon_spawn). */
+static int daemon_start(struct daemon *d, const char *binary, const char *examples)
+{
+	snprintf(d->dir, sizeof(d->dir), "/tmp/hpc-e2e-XXXXXX");
+	if (!mkdtemp(d->dir))
+		return -1;
+	snprintf(d->sock, sizeof(d->sock), "%s/hpd.sock", d->dir);
+	snprintf(d->conf, sizeof(d->conf), "%s/hyperpoold.conf", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/daemon.log", d->dir);
+	if (write_config(d, examples) < 0)
+		return -1;
+	return daemon_spawn(d, binary);
 }
 
 /* Stops the daemon (sig), returns its wait status, and removes the temporary folder. */
@@ -463,6 +470,47 @@ static void test_daemon_gone(struct hpc_conn *c, struct daemon *d)
 	CHECK(hpc_ping(c, 1000, &res, &err) == -1 && err.code == HP_E_SYSTEM);
 }
 
+/* After test_daemon_gone: a new daemon on the same socket path (the killed one left its socket
+ * file behind; the new one removes it as stale). A new connection works, calls included; the
+ * old one stays broken and keeps failing at once with its error, without reconnecting. */
+static void test_reconnect(struct hpc_conn *old, struct daemon *d, const char *binary)
+{
+	int status;
+	waitpid(d->pid, &status, 0); /* test_daemon_gone SIGKILLed it */
+	d->pid = 0;
+	CHECK_MSG(daemon_spawn(d, binary) == 0, "a new daemon on %s", d->sock);
+	struct hpc_error err;
+	struct hpc_conn *c = hpc_connect(d->sock, NULL, &err);
+	CHECK_MSG(c != NULL, "reconnect: %s", err.message);
+	if (c) {
+		struct hpc_args a;
+		msgpack_unpacked up;
+		msgpack_packer *pk = hpc_args_begin(&a, 2);
+		msgpack_pack_int(pk, 40);
+		msgpack_pack_int(pk, 2);
+		CHECK_MSG(call(c, "math", "add", &a, NULL, &up, &err) == 0, "%s", err.message);
+		CHECK(up.data.type == MSGPACK_OBJECT_POSITIVE_INTEGER && up.data.via.u64 == 42);
+		msgpack_unpacked_destroy(&up);
+		test_pipelined(c); /* async calls on the new connection too */
+		CHECK(!hpc_broken(c, NULL));
+		hpc_close(c);
+	}
+	/* the old connection: broken for good, every use fails at once with HP_E_SYSTEM */
+	CHECK(hpc_broken(old, &err) && err.code == HP_E_SYSTEM);
+	struct hpc_result res;
+	uint64_t t0 = now_ms();
+	CHECK(hpc_ping(old, 1000, &res, &err) == -1 && err.code == HP_E_SYSTEM);
+	struct hpc_args a;
+	hpc_args_begin(&a, 0);
+	CHECK(hpc_call_async(old, "math", "add", hpc_args_data(&a), hpc_args_len(&a), NULL, on_done,
+			     NULL, &err) == -1 && err.code == HP_E_SYSTEM);
+	hpc_args_free(&a);
+	CHECK(hpc_process(old, true, true, &err) == -1 && err.code == HP_E_SYSTEM);
+	CHECK_EQ_U64(hpc_pending(old), 0);
+	CHECK_MSG(now_ms() - t0 < 500, "the old connection failed in %llu ms",
+		  (unsigned long long)(now_ms() - t0));
+}
+
 /* The example of docs/client.md prints math.add's result. */
 static void test_example(const char *example)
 {
@@ -520,8 +568,10 @@ int main(int argc, char **argv)
 	hpc_close(c2);
 	if (argc > 3)
 		test_example(argv[3]);
-	if (c)
+	if (c) {
 		test_daemon_gone(c, &d);
+		test_reconnect(c, &d, argv[1]);
+	}
 	hpc_close(c);
 	if (check_failures)
 		print_log(&d);
