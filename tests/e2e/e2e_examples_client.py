@@ -54,7 +54,10 @@ with Daemon(binary, examples, modules=modules) as d:
         check(rc == 0, f"pkg-config hyperpool (uninstalled): {err}")
         tmp = tempfile.mkdtemp(prefix="hpd-async-add-")
         exe = os.path.join(tmp, "async_add")
-        rc, out, err = run([cc, async_add_c, *flags.split(), "-o", exe], timeout=120)
+        # a sanitizer build's libhyperpool needs the program built with the same sanitizers
+        sanitize = os.environ.get("HP_SANITIZE", "none")
+        san = [] if sanitize in ("", "none") else ["-fsanitize=" + sanitize]
+        rc, out, err = run([cc, async_add_c, *san, *flags.split(), "-o", exe], timeout=120)
         check(rc == 0, f"cc async_add.c $(pkg-config --cflags --libs hyperpool): {err}")
         if rc == 0:
             libdir = os.path.join(build_root, "client")
