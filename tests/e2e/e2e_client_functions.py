@@ -48,6 +48,13 @@ with Daemon(binary, examples, modules=modules) as d:
     resp, _ = serve(c, mid, lambda m, p: ({"code": "no_such_function", "message": "not here"}, None))
     check(is_error(resp, "guest_error", "ask: thing: not here"), f"the client's error reaches the guest: {resp}")
 
+    # an answer the guest must not get (an ext type, which libhpvmm refuses in a result)
+    mid = c.request("call", ["hello", "ask", ["thing", []]])
+    resp, _ = serve(c, mid, lambda m, p: (None, msgpack.ExtType(5, b"xyz")))
+    check(is_error(resp, "guest_error", "not one valid msgpack object: ext not allowed"),
+          f"a client's answer that is no valid result reaches the guest as an error: {resp}")
+    check(ok(c.call("call", "hello", "hello", ["after"]), "hello, after"), "the VM after a bad answer")
+
     # built-ins still go to the host, not to the client
     mid = c.request("call", ["hello", "now", []])
     resp, seen = serve(c, mid, lambda m, p: (None, 0))
