@@ -52,3 +52,47 @@ int hp_host_call(const char *name, const void *args, size_t args_len, const uint
 	*reply_len = (size_t)rlen;
 	return status;
 }
+
+msgpack_packer *hp_host_args_begin(hp_host_args *a, uint32_t n)
+{
+	msgpack_sbuffer_init(&a->sb);
+	msgpack_packer_init(&a->pk, &a->sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&a->pk, n);
+	return &a->pk;
+}
+
+int hp_host_invoke(const char *name, hp_host_args *a, hp_host_reply *r)
+{
+	static const char oom[] = "out of memory building the arguments";
+	const uint8_t *reply = (const uint8_t *)oom;
+	size_t len = sizeof(oom) - 1;
+	memset(r, 0, sizeof(*r));
+	/* msgpack-c's sbuffer leaves data NULL when it could not allocate */
+	r->status = a->sb.data ? hp_host_call(name, a->sb.data, a->sb.size, &reply, &len)
+			       : HP_E_OUT_OF_MEMORY;
+	msgpack_sbuffer_destroy(&a->sb);
+	if (r->status != HP_OK) {
+		r->message = (const char *)reply;
+		r->message_len = len;
+		return r->status;
+	}
+	/* the host checked the result (one object, within limits): msgpack-c may decode it */
+	msgpack_zone_init(&r->zone, 1024);
+	r->has_zone = 1;
+	size_t off = 0;
+	if (msgpack_unpack((const char *)reply, len, &off, &r->zone, &r->result) !=
+	    MSGPACK_UNPACK_SUCCESS) {
+		static const char bad[] = "the host's answer could not be decoded";
+		r->status = HP_E_GUEST_PROTOCOL;
+		r->message = bad;
+		r->message_len = sizeof(bad) - 1;
+	}
+	return r->status;
+}
+
+void hp_host_reply_free(hp_host_reply *r)
+{
+	if (r->has_zone)
+		msgpack_zone_destroy(&r->zone);
+	r->has_zone = 0;
+}

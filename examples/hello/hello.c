@@ -37,22 +37,17 @@ static int count(const hp_args *args, hp_out *out)
  * that the snapshot would not freeze. */
 static int now(const hp_args *args, hp_out *out)
 {
-	static const uint8_t no_args[] = { 0x90 }; /* [] */
-	const uint8_t *reply;
-	size_t len;
 	if (hp_args_expect(args, out, "") < 0)
 		return -1;
-	int status = hp_host_call("time", no_args, sizeof(no_args), &reply, &len);
-	if (status != 0)
-		return hp_error(out, "now: the host's time: %.*s", (int)len, (const char *)reply);
-	msgpack_zone zone;
-	msgpack_zone_init(&zone, 256);
-	msgpack_object obj;
-	size_t off = 0;
-	int rc = msgpack_unpack((const char *)reply, len, &off, &zone, &obj) == MSGPACK_UNPACK_SUCCESS
-			 ? hp_ret_object(out, &obj)
-			 : hp_error(out, "now: the host's answer is not msgpack");
-	msgpack_zone_destroy(&zone);
+	hp_host_args a;
+	hp_host_args_begin(&a, 0); /* [] */
+	hp_host_reply r;
+	if (hp_host_invoke("time", &a, &r) != 0) {
+		hp_host_reply_free(&r);
+		return hp_error(out, "now: the host's time: %.*s", (int)r.message_len, r.message);
+	}
+	int rc = hp_ret_object(out, &r.result);
+	hp_host_reply_free(&r);
 	return rc;
 }
 
@@ -70,25 +65,18 @@ static int ask(const hp_args *args, hp_out *out)
 		return hp_error(out, "ask: a host function's name is 1 to 63 bytes");
 	memcpy(cname, name, name_len);
 	cname[name_len] = 0;
-	msgpack_sbuffer sb;
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_object(&pk, *hp_arg(args, 1));
-	const uint8_t *reply;
-	size_t len;
-	int status = hp_host_call(cname, sb.data, sb.size, &reply, &len);
-	msgpack_sbuffer_destroy(&sb);
-	if (status != 0)
-		return hp_error(out, "ask: %s: %.*s", cname, (int)len, (const char *)reply);
-	msgpack_zone zone;
-	msgpack_zone_init(&zone, 1024);
-	msgpack_object obj;
-	size_t off = 0;
-	int rc = msgpack_unpack((const char *)reply, len, &off, &zone, &obj) == MSGPACK_UNPACK_SUCCESS
-			 ? hp_ret_object(out, &obj)
-			 : hp_error(out, "ask: the host's answer is not msgpack");
-	msgpack_zone_destroy(&zone);
+	const msgpack_object *list = hp_arg(args, 1);
+	hp_host_args a;
+	msgpack_packer *pk = hp_host_args_begin(&a, list->via.array.size);
+	for (uint32_t i = 0; i < list->via.array.size; i++)
+		msgpack_pack_object(pk, list->via.array.ptr[i]);
+	hp_host_reply r;
+	if (hp_host_invoke(cname, &a, &r) != 0) {
+		hp_host_reply_free(&r);
+		return hp_error(out, "ask: %s: %.*s", cname, (int)r.message_len, r.message);
+	}
+	int rc = hp_ret_object(out, &r.result);
+	hp_host_reply_free(&r);
 	return rc;
 }
 

@@ -101,6 +101,35 @@ int hp_error(hp_out *out, const char *fmt, ...) __attribute__((format(printf, 2,
 int hp_host_call(const char *name, const void *args, size_t args_len, const uint8_t **reply,
 		 size_t *reply_len);
 
+/* The same, the pleasant way: build the args with a packer, get the answer decoded.
+ *
+ *	hp_host_args a;
+ *	msgpack_pack_uint64(hp_host_args_begin(&a, 1), 16);   // [16]
+ *	hp_host_reply r;
+ *	if (hp_host_invoke("random", &a, &r) != 0)
+ *		return hp_error(out, "random: %.*s", (int)r.message_len, r.message);
+ *	... r.result is a msgpack_object (valid until hp_host_reply_free) ...
+ *	hp_host_reply_free(&r);
+ *
+ * hp_host_invoke frees the args, returns the status (HP_OK or an hp_status code) and fills the
+ * reply: result (decoded, on HP_OK) or message (the host's, otherwise). */
+typedef struct hp_host_args {
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+} hp_host_args;
+typedef struct hp_host_reply {
+	int status;
+	msgpack_object result;
+	const char *message;
+	size_t message_len;
+	msgpack_zone zone;
+	int has_zone;
+} hp_host_reply;
+/* Starts the args: an array of n elements; pack the n elements with the returned packer. */
+msgpack_packer *hp_host_args_begin(hp_host_args *a, uint32_t n);
+int hp_host_invoke(const char *name, hp_host_args *a, hp_host_reply *r);
+void hp_host_reply_free(hp_host_reply *r);
+
 /* Stops the call at once and reports the message to the caller as a guest abort. */
 _Noreturn void hp_panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
