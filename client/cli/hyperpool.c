@@ -198,29 +198,6 @@ static int request(struct hpc_conn *c, const struct options *o, const char *meth
 
 /* --- call ----------------------------------------------------------------------------------- */
 
-static char *read_stdin(size_t *len)
-{
-	size_t cap = 1 << 16, n = 0;
-	char *buf = malloc(cap);
-	while (buf) {
-		size_t r = fread(buf + n, 1, cap - n, stdin);
-		n += r;
-		if (r == 0)
-			break;
-		if (n == cap) {
-			char *nb = cap < (64u << 20) ? realloc(buf, cap * 2) : NULL;
-			if (!nb) {
-				free(buf);
-				return NULL;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-	}
-	*len = n;
-	return buf;
-}
-
 /* One JSON text to msgpack, appended to the packer's buffer; what names it in an error. */
 static int append_json(msgpack_sbuffer *sb, const char *json, size_t len, const char *what,
 		       bool want_array)
@@ -250,7 +227,7 @@ static int build_call_args(int argc, char **argv, struct hpc_args *a)
 {
 	if (argc == 1 && !strcmp(argv[0], "-")) {
 		size_t len;
-		char *json = read_stdin(&len);
+		char *json = hp_json_read_all(stdin, &len);
 		if (!json) {
 			fputs("hyperpool: cannot read the arguments from stdin\n", stderr);
 			return EXIT_USAGE;

@@ -79,6 +79,7 @@
 #define HP_JSON_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 /* Maximum nesting of arrays/maps accepted in both directions. */
@@ -94,5 +95,9 @@ int hp_json_to_msgpack(const char *json, size_t len, uint8_t **out, size_t *out_
  * malloc'd *out (free() it). On failure *out is NULL and err holds e.g.
  * "msgpack error at offset 3: truncated". */
 int hp_msgpack_to_json(const uint8_t *buf, size_t len, char **out, char *err, size_t errlen);
+
+/* Reads all of f (a tool's stdin with the JSON arguments) into a malloc'd buffer (free() it),
+ * at most 64 MiB; NULL when out of memory or over that. *len is the byte count. */
+char *hp_json_read_all(FILE *f, size_t *len);
 
 #endif

@@ -159,29 +159,6 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-static char *read_stdin(size_t *len)
-{
-	size_t cap = 1 << 16, n = 0;
-	char *buf = malloc(cap);
-	while (buf) {
-		size_t r = fread(buf + n, 1, cap - n, stdin);
-		n += r;
-		if (r == 0)
-			break;
-		if (n == cap) {
-			char *nb = cap < (64u << 20) ? realloc(buf, cap * 2) : NULL;
-			if (!nb) {
-				free(buf);
-				return NULL;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-	}
-	*len = n;
-	return buf;
-}
-
 static void copy_log(void *ctx, int stream, const char *bytes, size_t len)
 {
 	(void)stream;
@@ -202,7 +179,7 @@ static int read_call_args(const struct options *o, uint8_t **args, size_t *args_
 	char *owned = NULL;
 	const char *json = o->args;
 	if (!strcmp(o->args, "-")) {
-		json = owned = read_stdin(&json_len);
+		json = owned = hp_json_read_all(stdin, &json_len);
 		if (!owned) {
 			fprintf(stderr, "hyperpool-run: cannot read arguments from stdin\n");
 			return EXIT_HOST;
