@@ -118,8 +118,9 @@ with Daemon(binary, examples, modules=modules) as d:
     check(names == ["echo", "math", "strings"], f"modules after SIGHUP: {names}")
     pools = {m["name"]: m["pool"]["max"] for m in c.call("modules")[1]}
     check(pools.get("math") == 3, f"math's changed pool_max took effect: {pools}")
-    check(is_error(inflight.wait(iid), "timeout", "deadline of 800 ms"),
-          "the in-flight call on the removed module finished on its VM")
+    r = inflight.wait(iid)
+    check(is_error(r, "timeout", "deadline of 800 ms"),
+          f"the in-flight call on the removed module finished on its VM: {r}")
     check(is_error(c.call("call", "hostile", "ok", []), "no_such_module"), "the removed module is gone")
     check(ok(c.call("call", "strings", "upper", ["abc"]), "ABC"), "the added module serves")
     check("reloaded" in d.log() and "loaded [math, strings]" in d.log() and "kept [echo]" in d.log(),
