@@ -22,6 +22,7 @@
  * do). */
 #define BENCH_NAME "bench_client"
 #include "bench_common.h"
+#include "bench_hpd.h"
 
 #include <limits.h>
 #include <stdbool.h>
@@ -39,16 +40,6 @@ static char sock_path[108];
 static char dir_path[64];
 
 /* --- floor -------------------------------------------------------------------------------- */
-
-static void echo_server(int fd)
-{
-	char buf[64];
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n <= 0 || write(fd, buf, (size_t)n) != n)
-			_exit(0);
-	}
-}
 
 static struct stats floor_socket(double *t, size_t n)
 {
@@ -93,45 +84,10 @@ static pid_t start_daemon(const char *binary, const char *examples, unsigned poo
 		   "host_functions = time client\n",
 		sock_path, examples, pool, pool, examples, pool, pool);
 	fclose(f);
-	pid_t pid = fork();
-	if (pid == 0) {
-		execl(binary, binary, "-c", conf, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 3000; i++) {
-		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-		struct sockaddr_un a = { .sun_family = AF_UNIX };
-		snprintf(a.sun_path, sizeof(a.sun_path), "%s", sock_path);
-		int rc = connect(fd, (struct sockaddr *)&a, sizeof(a));
-		close(fd);
-		if (rc == 0)
-			return pid;
-		int status;
-		if (waitpid(pid, &status, WNOHANG) == pid) {
-			errno = 0;
-			die("the daemon exited at start");
-		}
-		usleep(10000);
-	}
-	die("the daemon did not start");
+	return bench_start_daemon(binary, conf, sock_path);
 }
 
 /* --- raw socket: math.add(1, 2), hand-packed ---------------------------------------------- */
-
-/* [0, id, "call", ["math", "add", [1, 2]]] */
-static size_t pack_request(uint8_t *buf, uint32_t id)
-{
-	static const uint8_t tail[] = { 0xa4, 'c', 'a', 'l', 'l', 0x93, 0xa4, 'm', 'a', 't', 'h',
-					0xa3, 'a', 'd', 'd', 0x92, 0x01, 0x02 };
-	size_t n = 0;
-	buf[n++] = 0x94;
-	buf[n++] = 0x00;
-	buf[n++] = 0xce;
-	for (int s = 24; s >= 0; s -= 8)
-		buf[n++] = (uint8_t)(id >> s);
-	memcpy(buf + n, tail, sizeof(tail));
-	return n + sizeof(tail);
-}
 
 /* Reads one response and checks it is [1, id, nil, 3]. */
 static void read_response(int fd, msgpack_unpacker *up)
@@ -170,11 +126,7 @@ struct raw {
 
 static void raw_open(struct raw *r)
 {
-	r->fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", sock_path);
-	if (r->fd < 0 || connect(r->fd, (struct sockaddr *)&a, sizeof(a)) < 0)
-		die("connect");
+	r->fd = bench_connect(sock_path);
 	r->id = 0;
 	msgpack_unpacker_init(&r->up, 65536);
 }
@@ -189,7 +141,7 @@ static void raw_close(struct raw *r)
 static double raw_call(struct raw *r)
 {
 	uint8_t req[64];
-	size_t len = pack_request(req, r->id++);
+	size_t len = bench_pack_add(req, r->id++);
 	double t0 = now_us();
 	if (write(r->fd, req, len) != (ssize_t)len)
 		die("write");

@@ -10,6 +10,7 @@
  * table and the goal ratios of the daemon issue; asserts nothing (benchmarks never do). */
 #define BENCH_NAME "bench_daemon"
 #include "bench_common.h"
+#include "bench_hpd.h"
 
 #include <msgpack.h>
 #include <signal.h>
@@ -23,16 +24,6 @@ static char sock_path[108];
 static char dir_path[64];
 
 /* --- floors ------------------------------------------------------------------------------- */
-
-static void echo_server(int fd)
-{
-	char buf[64];
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n <= 0 || write(fd, buf, (size_t)n) != n)
-			_exit(0);
-	}
-}
 
 static struct stats floor_socket(size_t n)
 {
@@ -104,47 +95,7 @@ static pid_t start_daemon(const char *binary, const char *elf, unsigned pool)
 	fprintf(f, "[daemon]\nsocket = %s\nlog_level = warning\n\n[module math]\npath = %s\n"
 		   "pool_min = %u\npool_max = %u\nqueue = 4096\n", sock_path, elf, pool, pool);
 	fclose(f);
-	pid_t pid = fork();
-	if (pid == 0) {
-		execl(binary, binary, "-c", conf, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 3000; i++) {
-		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-		struct sockaddr_un a = { .sun_family = AF_UNIX };
-		snprintf(a.sun_path, sizeof(a.sun_path), "%s", sock_path);
-		int rc = connect(fd, (struct sockaddr *)&a, sizeof(a));
-		close(fd);
-		if (rc == 0)
-			return pid;
-		usleep(10000);
-	}
-	die("the daemon did not start");
-}
-
-static int connect_daemon(void)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", sock_path);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
-		die("connect");
-	return fd;
-}
-
-/* [0, id, "call", ["math", "add", [1, 2]]] */
-static size_t pack_request(uint8_t *buf, uint32_t id)
-{
-	static const uint8_t tail[] = { 0xa4, 'c', 'a', 'l', 'l', 0x93, 0xa4, 'm', 'a', 't', 'h',
-					0xa3, 'a', 'd', 'd', 0x92, 0x01, 0x02 };
-	size_t n = 0;
-	buf[n++] = 0x94;
-	buf[n++] = 0x00;
-	buf[n++] = 0xce;
-	for (int s = 24; s >= 0; s -= 8)
-		buf[n++] = (uint8_t)(id >> s);
-	memcpy(buf + n, tail, sizeof(tail));
-	return n + sizeof(tail);
+	return bench_start_daemon(binary, conf, sock_path);
 }
 
 /* Reads one response; checks it is [1, id, nil, 3] with any id, returns the id. */
@@ -190,10 +141,10 @@ static void reader_init(struct reader *r, int fd)
 static void sequential(double *t, size_t n)
 {
 	struct reader r;
-	reader_init(&r, connect_daemon());
+	reader_init(&r, bench_connect(sock_path));
 	uint8_t req[64];
 	for (size_t i = 0; i < n + 100; i++) {
-		size_t len = pack_request(req, (uint32_t)i);
+		size_t len = bench_pack_add(req, (uint32_t)i);
 		double t0 = now_us();
 		if (write(r.fd, req, len) != (ssize_t)len)
 			die("write");
@@ -231,13 +182,13 @@ static struct stats concurrent(unsigned clients, size_t n, double *calls_per_s)
 static double pipelined(size_t n)
 {
 	struct reader r;
-	reader_init(&r, connect_daemon());
+	reader_init(&r, bench_connect(sock_path));
 	uint8_t req[64];
 	size_t sent = 0, got = 0;
 	double t0 = now_us();
 	while (got < n) {
 		while (sent < n && sent - got < PIPELINE) {
-			size_t len = pack_request(req, (uint32_t)sent);
+			size_t len = bench_pack_add(req, (uint32_t)sent);
 			if (write(r.fd, req, len) != (ssize_t)len)
 				die("write");
 			sent++;
