@@ -19,8 +19,9 @@ expect() {
     local got_out got_status
     got_out=$("$RUN" "$@" 2>"$tmp/err")
     got_status=$?
+    # (`a || b && c` is `(a || b) && c` in the shell: each case is grouped on its own.)
     if [[ $got_status != "$status" || $got_out != "$out" ]] ||
-       [[ -n $err ]] && ! grep -qF -- "$err" "$tmp/err"; then
+       { [[ -n $err ]] && ! grep -qF -- "$err" "$tmp/err"; }; then
         echo "FAIL: hyperpool-run ${*:0:200}"
         echo "  status $got_status (want $status), stdout '$got_out' (want '$out')"
         echo "  stderr: $(head -c 400 "$tmp/err") (want to contain '$err')"

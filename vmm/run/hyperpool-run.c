@@ -197,6 +197,7 @@ static int read_call_args(const struct options *o, uint8_t **args, size_t *args_
 	if (hp_mp_token(*args, *args_len, &t) != HP_MP_OK || t.type != HP_MP_ARRAY) {
 		fprintf(stderr, "hyperpool-run: ARGS must be a JSON array, e.g. '[1, 2]'\n");
 		free(*args);
+		*args = NULL; /* the caller frees *args whatever we return */
 		return EXIT_USAGE;
 	}
 	return 0;
