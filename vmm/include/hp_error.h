@@ -19,6 +19,14 @@ int hp_fail(struct hp_error *err, int code, const char *fmt, ...)
 int hp_fail_errno(struct hp_error *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+#ifdef __clang_analyzer__
+/* The static analyzer does not follow calls into variadic functions, so it would assume that
+ * `return hp_fail(...)` may return 0 and report uses of values the failing path never set.
+ * For the analyzer only, say what hp_error.c guarantees: both always return -1. */
+#define hp_fail(...) (hp_fail(__VA_ARGS__), -1)
+#define hp_fail_errno(...) (hp_fail_errno(__VA_ARGS__), -1)
+#endif
+
 static inline void hp_error_clear(struct hp_error *err)
 {
 	if (err) {
