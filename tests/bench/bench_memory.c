@@ -181,6 +181,7 @@ static void phase_bare(struct phase *ph, uint64_t mem_size)
 	settle();
 	take_sample(&ph->before);
 	double t0 = now_us();
+	long created = 0; /* a local: plainly unchanged by the calls below that take parts of ph */
 	for (long i = 0; i < ph->requested; i++) {
 		if (should_stop(ph, i))
 			break;
@@ -206,14 +207,15 @@ static void phase_bare(struct phase *ph, uint64_t mem_size)
 			bare_destroy(&vms[i]);
 			break;
 		}
-		ph->created = i + 1;
+		created = i + 1;
 	}
+	ph->created = created;
 	ph->create_s = (now_us() - t0) / 1e6;
 	release_fds();
 	settle();
 	take_sample(&ph->after);
 	create_spread(ph, tc);
-	for (int j = 0; ph->created && j < ROUND_TRIPS; j++) {
+	for (int j = 0; created && j < ROUND_TRIPS; j++) {
 		double t2 = now_us();
 		if (bare_run(&vms[0], KVM_EXIT_MMIO))
 			break;

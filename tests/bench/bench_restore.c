@@ -486,7 +486,7 @@ int main(int argc, char **argv)
 	/* 4. warm calls */
 	header("Warm call + restore (auto strategy) vs the bare CPL3 exit round trip");
 	table_head();
-	struct cell add = { 0 }, nop = { 0 };
+	struct cell add = { 0 }, nop;
 	{
 		static const uint8_t args[] = { 0x92, 0x01, 0x02 };
 		struct hp_vm *vm;
