@@ -345,6 +345,14 @@ static void finish_session(struct hpd *hd, struct hpd_job *j, int rc, struct hp_
 	}
 }
 
+/* libhpvmm was given what was left of the deadline: say the deadline the client asked for. */
+static void timeout_message(const struct hpd_job *j, uint64_t started_ns, struct hp_error *err)
+{
+	hp_fail(err, HP_E_TIMEOUT, "the call ran past its deadline of %llu ms (%llu ms of it waiting in the queue)",
+		(unsigned long long)((j->deadline_ns - j->arrival_ns) / 1000000),
+		(unsigned long long)((started_ns - j->arrival_ns) / 1000000));
+}
+
 static void run_job(struct hpd *hd, struct hpd_job *j)
 {
 	struct hpd_module *m = j->module;
@@ -382,6 +390,8 @@ static void run_job(struct hpd *hd, struct hpd_job *j)
 					     .keep_memory = j->session != NULL };
 		rc = hp_vm_call_opts(vm, (const char *)j->data, j->name_len, j->data + j->name_len,
 				     j->args_len, &opts, &res, &err);
+		if (rc && err.code == HP_E_TIMEOUT)
+			timeout_message(j, now, &err);
 	}
 	if (j->session) {
 		finish_session(hd, j, rc, &res, &err, !cancelled);

@@ -58,6 +58,17 @@ with Daemon(binary, examples, modules=modules) as d:
     resp = c.call("call", "hostile", "log_flood", [3])
     check(ok(resp, 3), f"log_flood: the call goes on past the log limit: {resp}")
     check(ok(c.call("call", "hostile", "ok", []), 42), "the normal call after log_flood")
+    # A call that waited in the queue: its timeout message names the deadline it asked for and
+    # how much of it went by in the queue (libhpvmm was given only what was left).
+    first = c.request("call", ["hostile", "loop_forever", [], {"timeout_ms": 300}])
+    second = c.request("call", ["hostile", "loop_forever", [], {"timeout_ms": 1000}])
+    check(is_error(c.wait(first), "timeout", "deadline of 300 ms ("), "the first loop")
+    resp = c.wait(second)
+    err = resp[0] or {}
+    queued = err.get("message", "").split("(")[-1].split(" ms")[0]
+    check(is_error(resp, "timeout", "deadline of 1000 ms (") and queued.isdigit() and 250 <= int(queued) < 1000,
+          f"the second loop waited ~300 ms behind the first: {resp}")
+    check(ok(c.call("call", "hostile", "ok", []), 42), "the normal call after the queued loops")
     err, st = c.call("stats")
     vms = (st or {}).get("modules", {}).get("hostile", {}).get("vms", {})
     check(vms.get("created") == 1 and vms.get("destroyed") == 0 and vms.get("restore_failures") == 0,

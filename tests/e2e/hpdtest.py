@@ -64,8 +64,9 @@ class Daemon:
         self.socket = os.path.join(self.dir, "hpd.sock")
         self.config = os.path.join(self.dir, "hyperpoold.conf")
         self.log_path = os.path.join(self.dir, "daemon.log")
-        lines = ["[daemon]", f"socket = {self.socket}", "socket_mode = 0666", "workers = 2"]
-        for k, v in (daemon_keys or {}).items():
+        keys = dict({"workers": 2}, **(daemon_keys or {}))
+        lines = ["[daemon]", f"socket = {self.socket}", "socket_mode = 0666"]
+        for k, v in keys.items():
             lines.append(f"{k} = {v}")
         for name, keys in (modules if modules is not None else DEFAULT_MODULES).items():
             lines += ["", f"[module {name}]", f"path = {os.path.join(examples, keys.get('elf', name + '.elf'))}"]
