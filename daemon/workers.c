@@ -353,6 +353,16 @@ static void timeout_message(const struct hpd_job *j, uint64_t started_ns, struct
 		(unsigned long long)((started_ns - j->arrival_ns) / 1000000));
 }
 
+/* A VM whose restore failed was destroyed: make the pool whole again (pool_min VMs) here,
+ * after the response, rather than on the next call's path. */
+static void refill_pool(struct hpd_module *m)
+{
+	struct hp_error err;
+	if (hp_pool_fill(m->pool, m->cfg->pool_min, &err))
+		hpd_log(HPD_LOG_WARNING, "module %s: cannot refill its pool to %u VMs: %s", m->name,
+			m->cfg->pool_min, err.message);
+}
+
 static void run_job(struct hpd *hd, struct hpd_job *j)
 {
 	struct hpd_module *m = j->module;
@@ -403,6 +413,7 @@ static void run_job(struct hpd *hd, struct hpd_job *j)
 	j->vm = NULL;
 	pthread_mutex_unlock(&hd->lock);
 	hp_pool_put(m->pool, vm); /* restore, after the response is on its way */
+	refill_pool(m);
 }
 
 static void *worker_main(void *arg)

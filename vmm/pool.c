@@ -114,6 +114,24 @@ void hp_pool_put(struct hp_pool *pool, struct hp_vm *vm)
 	pthread_mutex_unlock(&pool->lock);
 }
 
+int hp_pool_fill(struct hp_pool *pool, unsigned total, struct hp_error *err)
+{
+	for (;;) {
+		pthread_mutex_lock(&pool->lock);
+		unsigned have = pool->nidle + pool->creating + pool->busy;
+		if (have >= total || have >= pool->max) {
+			pthread_mutex_unlock(&pool->lock);
+			return 0;
+		}
+		pool->creating++;
+		pthread_mutex_unlock(&pool->lock);
+		struct hp_vm *vm;
+		if (new_vm(pool, &vm, err))
+			return -1;
+		push_idle(pool, vm);
+	}
+}
+
 int hp_pool_resize(struct hp_pool *pool, unsigned idle, struct hp_error *err)
 {
 	for (;;) {

@@ -167,6 +167,29 @@ static void pool_faulted(struct hp_pool *pool)
 	CHECK_MSG(st.restore_failures == 0, "restore failures %" PRIu64, st.restore_failures);
 }
 
+/* hp_pool_fill counts busy VMs with the idle ones, creates only what is missing, stops at max.
+ * Starts where pool_faulted ended (1 idle, 7 created, 6 destroyed) and ends there again. */
+static void pool_fills(struct hp_pool *pool)
+{
+	struct hp_error err;
+	struct hp_vm *vm;
+	CHECK(hp_pool_get(pool, &vm, &err) == 0);
+	CHECK_MSG(hp_pool_fill(pool, 3, &err) == 0, "fill(3): %s", err.message);
+	struct hp_pool_stats st = stats(pool, "fill(3) with 1 busy");
+	CHECK_STATS(st, "fill(3) with 1 busy", 2, 1, 9, 6);
+	CHECK(hp_pool_fill(pool, 2, &err) == 0);
+	st = stats(pool, "fill(2): nothing missing");
+	CHECK_STATS(st, "fill(2): nothing missing", 2, 1, 9, 6);
+	CHECK(hp_pool_fill(pool, 10, &err) == 0);
+	st = stats(pool, "fill(10) stops at max 4");
+	CHECK_STATS(st, "fill(10) stops at max 4", 3, 1, 10, 6);
+	global_ok(vm, CANARY_BASE + 45, "the busy VM during the fills");
+	hp_pool_put(pool, vm);
+	CHECK(hp_pool_resize(pool, 1, &err) == 0);
+	st = stats(pool, "back to 1 idle");
+	CHECK_STATS(st, "back to 1 idle", 1, 0, 10, 9);
+}
+
 static void pool_basics(struct hp_module *mod)
 {
 	struct hp_pool *pool;
@@ -190,6 +213,7 @@ static void pool_basics(struct hp_module *mod)
 	pool_get_all(pool);
 	pool_resizes(pool);
 	pool_faulted(pool);
+	pool_fills(pool);
 	hp_pool_destroy(pool);
 
 	/* invalid sizes */

@@ -222,6 +222,9 @@ int hp_pool_get(struct hp_pool *pool, struct hp_vm **vm, struct hp_error *err);
 void hp_pool_put(struct hp_pool *pool, struct hp_vm *vm);
 /* Grows or shrinks the idle VMs to `idle` (within max). */
 int hp_pool_resize(struct hp_pool *pool, unsigned idle, struct hp_error *err);
+/* Creates VMs until at least `total` exist, idle and busy counted (within max): after a VM was
+ * destroyed, this makes the pool whole again. Takes the lock once when nothing is missing. */
+int hp_pool_fill(struct hp_pool *pool, unsigned total, struct hp_error *err);
 
 struct hp_pool_stats {
 	unsigned idle, busy, max;
