@@ -250,9 +250,14 @@ def sample(daemon):
         try:
             with open(f"/proc/{pid}/status") as f:
                 status = dict(line.split(":", 1) for line in f if ":" in line)
+            fds = {}
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    fds[fd] = os.readlink(f"/proc/{pid}/fd/{fd}")
+                except OSError:
+                    pass
             procs[pid] = {"name": status["Name"].strip(),
-                          "rss_kib": int(status["VmRSS"].split()[0]),
-                          "fds": len(os.listdir(f"/proc/{pid}/fd"))}
+                          "rss_kib": int(status["VmRSS"].split()[0]), "fds": len(fds), "fd_targets": fds}
         except (OSError, KeyError):
             pass
     c = Client(daemon.socket)
@@ -264,13 +269,16 @@ def sample(daemon):
 
 
 def wait_idle(daemon, timeout=30):
+    """A sample once the daemon is quiet; if it never gets quiet, the last one (and a note)."""
     t0 = time.time()
     while time.time() - t0 < timeout:
         s = sample(daemon)
-        if all(m["vms"]["busy"] == 0 or name == "canary_sessions"
-               for name, m in s["stats"]["modules"].items()):
+        # no VM busy, and no connection but the one asking (clients that left are closed)
+        if s["stats"]["daemon"]["connections"] == 1 and all(
+                m["vms"]["busy"] == 0 for m in s["stats"]["modules"].values()):
             return s
         time.sleep(0.1)
+    print(f"note: the daemon was not quiet after {timeout} s: {s['stats']['daemon']}")
     return sample(daemon)
 
 
@@ -350,7 +358,10 @@ def summarize(opts, results, elapsed, before, after, failures):
             failures.append(f"process {pid} ({b['name']}) is gone")
             continue
         if a["fds"] != b["fds"]:
-            failures.append(f"process {pid} ({b['name']}): {b['fds']} fds before, {a['fds']} after")
+            gone = {k: v for k, v in b["fd_targets"].items() if a["fd_targets"].get(k) != v}
+            new = {k: v for k, v in a["fd_targets"].items() if b["fd_targets"].get(k) != v}
+            failures.append(f"process {pid} ({b['name']}): {b['fds']} fds before, {a['fds']} after "
+                            f"(only before: {gone}; only after: {new})")
         # (ASan's quarantine holds freed memory by design: under a sanitizer RSS is only shown.)
         if a["rss_kib"] > b["rss_kib"] * 1.25 + 16384 and os.environ.get("HP_SANITIZE", "none") == "none":
             failures.append(f"process {pid} ({b['name']}): RSS {b['rss_kib']} KiB before, {a['rss_kib']} after")
