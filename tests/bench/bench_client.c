@@ -287,6 +287,7 @@ static void process_rounds(char *const *const *argvs, size_t k, double *t, size_
 static void row(const char *what, struct stats s)
 {
 	printf("| %-52s | %9.1f | %9.1f | %9.1f | %6zu |\n", what, s.median, s.p90, s.p99, s.n);
+	bench_json(what, "us", s);
 }
 
 int main(int argc, char **argv)

@@ -74,6 +74,31 @@ static inline double median(double *v, size_t n)
 	return summarize(v, n).median;
 }
 
+/* Machine-readable output: when the environment names a file in HP_BENCH_JSON, every row a
+ * program prints is also appended to it as one JSON object on one line (scripts/bench collects
+ * them into one table). name must hold no '"' or '\\' (the programs' own row labels). Opening
+ * the file per row keeps no state between rows; a failure to write it is loud, not silent. */
+static inline void bench_json(const char *name, const char *unit, struct stats s)
+{
+	const char *path = getenv("HP_BENCH_JSON");
+	if (!path || !*path)
+		return;
+	FILE *f = fopen(path, "a");
+	if (!f || fprintf(f, "{\"name\": \"%s\", \"unit\": \"%s\", \"value\": %.3f, "
+			  "\"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, \"n\": %zu}\n",
+			  name, unit, s.median, s.median, s.p90, s.p99, s.n) < 0) {
+		fprintf(stderr, BENCH_NAME ": writing %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+	fclose(f);
+}
+
+/* A single figure (a rate, a ratio) in the same file: value only, n = 1. */
+static inline void bench_json_value(const char *name, const char *unit, double v)
+{
+	bench_json(name, unit, (struct stats){ v, v, v, 1 });
+}
+
 /* --- failing -------------------------------------------------------------------------------- */
 
 /* Prints "BENCH_NAME: what: strerror(errno)" (without the strerror part when errno is 0) and

@@ -205,6 +205,7 @@ static double pipelined(size_t n)
 static void row(const char *what, struct stats s)
 {
 	printf("| %-58s | %9.1f | %9.1f | %9.1f | %6zu |\n", what, s.median, s.p90, s.p99, s.n);
+	bench_json(what, "us", s);
 }
 
 int main(int argc, char **argv)
@@ -245,6 +246,9 @@ int main(int argc, char **argv)
 	printf("\nthroughput: %u clients %.0f calls/s; 1 connection, %d in flight, %.0f calls/s; "
 	       "ceiling (%ld CPUs / in-process call) %.0f calls/s\n",
 	       clients, conc_rate, PIPELINE, pipe_rate, cpus, ceiling);
+	bench_json_value("hyperpoold: pipelined throughput, 1 connection", "calls/s", pipe_rate);
+	bench_json_value("hyperpoold: throughput, clients at once", "calls/s", conc_rate);
+	bench_json_value("ceiling: online CPUs / in-process call", "calls/s", ceiling);
 	printf("goals: p50 / (socket + in-process) = %.2f (<= 1.5); p99 / p50 = %.2f (<= 3); "
 	       "pipelined / ceiling = %.2f (>= 0.7)\n",
 	       one.median / (sock.median + inproc.median), one.p99 / one.median, pipe_rate / ceiling);
