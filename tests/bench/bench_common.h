@@ -76,21 +76,30 @@ static inline double median(double *v, size_t n)
 
 /* Machine-readable output: when the environment names a file in HP_BENCH_JSON, every row a
  * program prints is also appended to it as one JSON object on one line (scripts/bench collects
- * them into one table). name must hold no '"' or '\\' (the programs' own row labels). Opening
- * the file per row keeps no state between rows; a failure to write it is loud, not silent. */
+ * them into one table). Opening the file per row keeps no state between rows; a failure to
+ * write it is loud, not silent. */
 static inline void bench_json(const char *name, const char *unit, struct stats s)
 {
 	const char *path = getenv("HP_BENCH_JSON");
 	if (!path || !*path)
 		return;
 	FILE *f = fopen(path, "a");
-	if (!f || fprintf(f, "{\"name\": \"%s\", \"unit\": \"%s\", \"value\": %.3f, "
-			  "\"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, \"n\": %zu}\n",
-			  name, unit, s.median, s.median, s.p90, s.p99, s.n) < 0) {
+	if (!f) {
+		fprintf(stderr, BENCH_NAME ": opening %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+	fputs("{\"name\": \"", f);
+	for (const char *c = name; *c; c++) /* labels are ASCII; escape what JSON needs */
+		if (*c == '"' || *c == '\\')
+			fprintf(f, "\\%c", *c);
+		else if ((unsigned char)*c >= 0x20)
+			fputc(*c, f);
+	int w = fprintf(f, "\", \"unit\": \"%s\", \"value\": %.3f, \"p50\": %.3f, \"p90\": %.3f, "
+			"\"p99\": %.3f, \"n\": %zu}\n", unit, s.median, s.median, s.p90, s.p99, s.n);
+	if (fclose(f) != 0 || w < 0) {
 		fprintf(stderr, BENCH_NAME ": writing %s: %s\n", path, strerror(errno));
 		exit(1);
 	}
-	fclose(f);
 }
 
 /* A single figure (a rate, a ratio) in the same file: value only, n = 1. */
