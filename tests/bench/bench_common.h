@@ -108,6 +108,14 @@ static inline void bench_json_value(const char *name, const char *unit, double v
 	bench_json(name, unit, (struct stats){ v, v, v, 1 });
 }
 
+/* One "| what | median | p90 | p99 | n |" table row, what padded to width, also as a JSON row
+ * (bench_json). */
+static inline void bench_row(int width, const char *what, struct stats s)
+{
+	printf("| %-*s | %9.1f | %9.1f | %9.1f | %6zu |\n", width, what, s.median, s.p90, s.p99, s.n);
+	bench_json(what, "us", s);
+}
+
 /* --- failing -------------------------------------------------------------------------------- */
 
 /* Prints "BENCH_NAME: what: strerror(errno)" (without the strerror part when errno is 0) and

@@ -16,7 +16,6 @@
 #include "peer_work.h"
 
 #include <pthread.h>
-#include <sched.h>
 #include <spawn.h>
 #include <stdbool.h>
 
@@ -34,8 +33,7 @@ static void check_answer(const uint8_t *out, size_t n)
 
 static void row(const char *what, struct stats s)
 {
-	printf("| %-58s | %9.1f | %9.1f | %9.1f | %6zu |\n", what, s.median, s.p90, s.p99, s.n);
-	bench_json(what, "us", s);
+	bench_row(58, what, s);
 }
 
 /* n timed runs of fn(ctx) after n/10 untimed ones. */
@@ -46,59 +44,6 @@ static struct stats measure(double (*fn)(void *), void *ctx, double *t, size_t n
 	for (size_t i = 0; i < n; i++)
 		t[i] = fn(ctx);
 	return summarize(t, n);
-}
-
-static void pin(int cpu)
-{
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set) < 0)
-		die("sched_setaffinity");
-}
-
-static void unpin(void)
-{
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	for (long c = 0; c < cpus; c++)
-		CPU_SET(c, &set);
-	if (sched_setaffinity(0, sizeof(set), &set) < 0)
-		die("sched_setaffinity");
-}
-
-/* --- AF_UNIX floors ------------------------------------------------------------------------- */
-
-static double socket_rt(void *ctx)
-{
-	int fd = *(int *)ctx;
-	char buf[64] = { 1 };
-	double t0 = now_us();
-	if (write(fd, buf, 64) != 64 || read(fd, buf, 64) != 64)
-		die("socket round trip");
-	return now_us() - t0;
-}
-
-/* The round trip with this process on CPU 0 and the echo server on CPU `other`. */
-static struct stats floor_socket(int other, double *t, size_t n)
-{
-	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
-		die("socketpair");
-	pid_t pid = fork();
-	if (pid == 0) {
-		close(sv[0]);
-		pin(other);
-		echo_server(sv[1]);
-	}
-	close(sv[1]);
-	pin(0);
-	struct stats s = measure(socket_rt, &sv[0], t, n);
-	unpin();
-	close(sv[0]);
-	waitpid(pid, NULL, 0);
-	return s;
 }
 
 /* --- a worker thread calling natively ------------------------------------------------------- */
@@ -326,9 +271,12 @@ int main(int argc, char **argv)
 
 	printf("| %-58s | %9s | %9s | %9s | %6s |\n", "what (microseconds)", "median", "p90", "p99", "n");
 	printf("|------------------------------------------------------------|-----------|-----------|-----------|--------|\n");
-	row("floor: AF_UNIX 64-byte round trip, two processes, same CPU", floor_socket(0, t, n));
+	/* the AF_UNIX floors, both processes pinned (bench_hpd.h) */
+	row("floor: AF_UNIX 64-byte round trip, two processes, same CPU",
+	    bench_socket_floor(t, n, n / 10, 0, 0));
 	if (cpus > 1)
-		row("floor: AF_UNIX 64-byte round trip, two processes, two CPUs", floor_socket(1, t, n));
+		row("floor: AF_UNIX 64-byte round trip, two processes, two CPUs",
+		    bench_socket_floor(t, n, n / 10, 0, 1));
 	row("peer: native call on a worker thread (no isolation)", peer_thread(t, n));
 	row("peer: fork() + call + exit per call", measure(fork_call, NULL, t, n_proc));
 	row("peer: fork + exec of a static helper per call", measure(fork_exec_call, argv[2], t, n_proc));
