@@ -8,7 +8,8 @@
  * the call natively (the no-isolation floor: one hand-off there and back); fork() + call +
  * exit per call; fork + exec of HELPER per call; posix_spawn of HELPER per call; hyperpool's
  * in-process call through a libhpvmm pool (get + call + put, the put restoring the VM), and
- * the call alone. The end-to-end call through hyperpoold is bench_client's and bench_daemon's.
+ * the call alone; and a 100-VM pool made ready from the snapshot. The end-to-end call through
+ * hyperpoold is bench_client's and bench_daemon's.
  * Asserts nothing (benchmarks never do); a wrong answer stops the run. */
 #define BENCH_NAME "bench_peers"
 #include "bench_common.h"
@@ -227,6 +228,25 @@ static double pool_call(void *ctx)
 	return now_us() - t0;
 }
 
+/* How long a pool of `vms` VMs takes to be ready from the module's snapshot (hp_pool_create
+ * clones them all), and to go again. One sample: it is a cold path. */
+static void pool_ready(struct hp_module *mod, unsigned vms)
+{
+	struct hp_error err;
+	struct hp_pool *pool;
+	double t0 = now_us();
+	check(hp_pool_create(mod, vms, vms, NULL, NULL, &pool, &err), &err);
+	double ready = now_us() - t0;
+	t0 = now_us();
+	hp_pool_destroy(pool);
+	double gone = now_us() - t0;
+	char what[96];
+	snprintf(what, sizeof(what), "hyperpool: a %u-VM pool ready from the snapshot", vms);
+	bench_row(58, what, (struct stats){ ready, ready, ready, 1 });
+	snprintf(what, sizeof(what), "hyperpool: a %u-VM pool destroyed", vms);
+	bench_row(58, what, (struct stats){ gone, gone, gone, 1 });
+}
+
 static void peer_in_process(const char *elf, double *t, size_t n)
 {
 	struct hp_kvm *hk;
@@ -235,6 +255,7 @@ static void peer_in_process(const char *elf, double *t, size_t n)
 	struct in_process ip;
 	check(hp_kvm_open(&hk, &err), &err);
 	check(hp_module_open(hk, elf, NULL, &mod, &err), &err);
+	pool_ready(mod, 100);
 	check(hp_pool_create(mod, 1, 1, NULL, NULL, &ip.pool, &err), &err);
 	double *calls = calloc(n, sizeof(double));
 	if (!calls)
