@@ -41,29 +41,6 @@ static char dir_path[64];
 
 /* --- floor -------------------------------------------------------------------------------- */
 
-static struct stats floor_socket(double *t, size_t n)
-{
-	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
-		die("socketpair");
-	pid_t pid = fork();
-	if (pid == 0) {
-		close(sv[0]);
-		echo_server(sv[1]);
-	}
-	close(sv[1]);
-	char buf[64] = { 1 };
-	for (size_t i = 0; i < n + WARMUP; i++) {
-		double t0 = now_us();
-		if (write(sv[0], buf, 64) != 64 || read(sv[0], buf, 64) != 64)
-			die("socket round trip");
-		if (i >= WARMUP)
-			t[i - WARMUP] = now_us() - t0;
-	}
-	close(sv[0]);
-	waitpid(pid, NULL, 0);
-	return summarize(t, n);
-}
 
 /* --- the daemon --------------------------------------------------------------------------- */
 
@@ -286,7 +263,7 @@ static void process_rounds(char *const *const *argvs, size_t k, double *t, size_
 
 static void row(const char *what, struct stats s)
 {
-	printf("| %-52s | %9.1f | %9.1f | %9.1f | %6zu |\n", what, s.median, s.p90, s.p99, s.n);
+	bench_row(52, what, s);
 }
 
 int main(int argc, char **argv)
@@ -305,7 +282,7 @@ int main(int argc, char **argv)
 	if (!t)
 		die("calloc");
 
-	struct stats sock = floor_socket(t, n);
+	struct stats sock = bench_socket_floor(t, n, WARMUP, -1, -1);
 	char examples[4096]; /* the daemon wants absolute module paths */
 	if (!realpath(argv[3], examples))
 		die(argv[3]);

@@ -74,6 +74,48 @@ static inline double median(double *v, size_t n)
 	return summarize(v, n).median;
 }
 
+/* Machine-readable output: when the environment names a file in HP_BENCH_JSON, every row a
+ * program prints is also appended to it as one JSON object on one line (scripts/bench collects
+ * them into one table). Opening the file per row keeps no state between rows; a failure to
+ * write it is loud, not silent. */
+static inline void bench_json(const char *name, const char *unit, struct stats s)
+{
+	const char *path = getenv("HP_BENCH_JSON");
+	if (!path || !*path)
+		return;
+	FILE *f = fopen(path, "a");
+	if (!f) {
+		fprintf(stderr, BENCH_NAME ": opening %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+	fputs("{\"name\": \"", f);
+	for (const char *c = name; *c; c++) /* labels are ASCII; escape what JSON needs */
+		if (*c == '"' || *c == '\\')
+			fprintf(f, "\\%c", *c);
+		else if ((unsigned char)*c >= 0x20)
+			fputc(*c, f);
+	int w = fprintf(f, "\", \"unit\": \"%s\", \"value\": %.3f, \"p50\": %.3f, \"p90\": %.3f, "
+			"\"p99\": %.3f, \"n\": %zu}\n", unit, s.median, s.median, s.p90, s.p99, s.n);
+	if (fclose(f) != 0 || w < 0) {
+		fprintf(stderr, BENCH_NAME ": writing %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+}
+
+/* A single figure (a rate, a ratio) in the same file: value only, n = 1. */
+static inline void bench_json_value(const char *name, const char *unit, double v)
+{
+	bench_json(name, unit, (struct stats){ v, v, v, 1 });
+}
+
+/* One "| what | median | p90 | p99 | n |" table row, what padded to width, also as a JSON row
+ * (bench_json). */
+static inline void bench_row(int width, const char *what, struct stats s)
+{
+	printf("| %-*s | %9.1f | %9.1f | %9.1f | %6zu |\n", width, what, s.median, s.p90, s.p99, s.n);
+	bench_json(what, "us", s);
+}
+
 /* --- failing -------------------------------------------------------------------------------- */
 
 /* Prints "BENCH_NAME: what: strerror(errno)" (without the strerror part when errno is 0) and

@@ -25,32 +25,6 @@ static char dir_path[64];
 
 /* --- floors ------------------------------------------------------------------------------- */
 
-static struct stats floor_socket(size_t n)
-{
-	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
-		die("socketpair");
-	pid_t pid = fork();
-	if (pid == 0) {
-		close(sv[0]);
-		echo_server(sv[1]);
-	}
-	close(sv[1]);
-	double *t = calloc(n, sizeof(double));
-	char buf[64] = { 1 };
-	for (size_t i = 0; i < n + 100; i++) {
-		double t0 = now_us();
-		if (write(sv[0], buf, 64) != 64 || read(sv[0], buf, 64) != 64)
-			die("socket round trip");
-		if (i >= 100)
-			t[i - 100] = now_us() - t0;
-	}
-	close(sv[0]);
-	waitpid(pid, NULL, 0);
-	struct stats s = summarize(t, n);
-	free(t);
-	return s;
-}
 
 static struct stats floor_in_process(const char *elf, size_t n)
 {
@@ -204,7 +178,7 @@ static double pipelined(size_t n)
 
 static void row(const char *what, struct stats s)
 {
-	printf("| %-58s | %9.1f | %9.1f | %9.1f | %6zu |\n", what, s.median, s.p90, s.p99, s.n);
+	bench_row(58, what, s);
 }
 
 int main(int argc, char **argv)
@@ -218,7 +192,11 @@ int main(int argc, char **argv)
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned clients = (unsigned)(cpus > 1 ? cpus * 2 : 2);
 
-	struct stats sock = floor_socket(n);
+	double *ts = calloc(n, sizeof(double));
+	if (!ts)
+		die("calloc");
+	struct stats sock = bench_socket_floor(ts, n, 100, -1, -1);
+	free(ts);
 	struct stats inproc = floor_in_process(argv[2], n);
 	pid_t daemon = start_daemon(argv[1], argv[2], (unsigned)(cpus > 0 ? cpus : 1));
 	double *t = calloc(n, sizeof(double));
@@ -245,6 +223,9 @@ int main(int argc, char **argv)
 	printf("\nthroughput: %u clients %.0f calls/s; 1 connection, %d in flight, %.0f calls/s; "
 	       "ceiling (%ld CPUs / in-process call) %.0f calls/s\n",
 	       clients, conc_rate, PIPELINE, pipe_rate, cpus, ceiling);
+	bench_json_value("hyperpoold: pipelined throughput, 1 connection", "calls/s", pipe_rate);
+	bench_json_value("hyperpoold: throughput, clients at once", "calls/s", conc_rate);
+	bench_json_value("ceiling: online CPUs / in-process call", "calls/s", ceiling);
 	printf("goals: p50 / (socket + in-process) = %.2f (<= 1.5); p99 / p50 = %.2f (<= 3); "
 	       "pipelined / ceiling = %.2f (>= 0.7)\n",
 	       one.median / (sock.median + inproc.median), one.p99 / one.median, pipe_rate / ceiling);

@@ -5,6 +5,7 @@
 #ifndef BENCH_HPD_H
 #define BENCH_HPD_H
 
+#include <sched.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -20,6 +21,62 @@ static inline void echo_server(int fd)
 		if (n <= 0 || write(fd, buf, (size_t)n) != n)
 			_exit(0);
 	}
+}
+
+/* Pins the calling process to cpu; -1 leaves it where the scheduler puts it. */
+static inline void bench_pin(int cpu)
+{
+	if (cpu < 0)
+		return;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) < 0)
+		die("sched_setaffinity");
+}
+
+/* Lets the calling process run on every online CPU again. */
+static inline void bench_unpin(void)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	for (long c = 0, cpus = sysconf(_SC_NPROCESSORS_ONLN); c < cpus; c++)
+		CPU_SET(c, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) < 0)
+		die("sched_setaffinity");
+}
+
+/* The AF_UNIX floor: n 64-byte round trips (after `warmup` untimed) into t[0..n) between this
+ * process, on CPU `here`, and a forked echo server on CPU `there` (-1: wherever the scheduler
+ * puts them, as it places a client and the daemon). */
+static inline struct stats bench_socket_floor(double *t, size_t n, size_t warmup, int here, int there)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+		die("socketpair");
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		close(sv[0]);
+		bench_pin(there);
+		echo_server(sv[1]);
+	}
+	close(sv[1]);
+	bench_pin(here);
+	char buf[64] = { 1 };
+	for (size_t i = 0; i < n + warmup; i++) {
+		double t0 = now_us();
+		if (write(sv[0], buf, 64) != 64 || read(sv[0], buf, 64) != 64)
+			die("socket round trip");
+		if (i >= warmup)
+			t[i - warmup] = now_us() - t0;
+	}
+	if (here >= 0)
+		bench_unpin();
+	close(sv[0]);
+	waitpid(pid, NULL, 0);
+	return summarize(t, n);
 }
 
 /* A connected socket to path, or -1 (errno set). */

@@ -38,6 +38,15 @@ static void table_head(void)
 static void row(const char *what, struct stats s)
 {
 	printf("| %-58s | %9.1f | %9.1f | %5zu |\n", what, s.median, s.p90, s.n);
+	bench_json(what, "us", s);
+}
+
+/* JSON rows (bench_json) whose name carries a page count: fmt has one %llu. */
+static void json_pages(const char *fmt, uint64_t pages, struct stats s)
+{
+	char name[96];
+	snprintf(name, sizeof(name), fmt, (unsigned long long)pages);
+	bench_json(name, "us", s);
 }
 
 /* --- bare floors (struct bare: bench_common.h; the CPL3 guest: bench_bare_x86_64.h) ------------------------- */
@@ -301,6 +310,17 @@ struct cell {
 	uint64_t pages_restored;
 };
 
+/* The restore and call + restore of one cell as JSON rows, e.g. "restore pagemap-memcpy,
+ * dirty(16), small guest". */
+static void json_cell(const char *strategy, const char *pages, const char *suffix, struct cell c)
+{
+	char name[128];
+	snprintf(name, sizeof(name), "restore %s, dirty(%s)%s", strategy, pages, suffix);
+	bench_json(name, "us", c.restore);
+	snprintf(name, sizeof(name), "call + restore %s, dirty(%s)%s", strategy, pages, suffix);
+	bench_json(name, "us", c.both);
+}
+
 /* One fresh VM per cell: with the page-map strategies a page written once stays private (it
  * is copied back, not dropped), so an earlier, larger n would inflate later cells. */
 static struct cell measure_cell(struct hp_module *mod, int strategy, uint64_t pages, size_t n,
@@ -386,6 +406,9 @@ int main(int argc, char **argv)
 		       (unsigned long long)page_counts[k], f.memcpy.median, f.memcpy.p90,
 		       f.madvise.median, f.madvise.p90, f.retouch.median, f.retouch.p90,
 		       f.scan_sparse.median, f.scan_sparse.p90, f.scan_dense.median, f.scan_dense.p90);
+		json_pages("floor: memcpy snapshot->private, %llu pages", page_counts[k], f.memcpy);
+		json_pages("floor: madvise DONTNEED, %llu pages", page_counts[k], f.madvise);
+		json_pages("floor: PAGEMAP_SCAN, %llu private pages, sparse", page_counts[k], f.scan_sparse);
 	}
 	printf("\n(PAGEMAP_SCAN over a %.1f MiB private mapping of a memfd with `pages` private pages; "
 	       "\"sparse\": no other page present, \"all present\": every other page read-mapped.)\n\n",
@@ -427,6 +450,7 @@ int main(int argc, char **argv)
 			       hp_restore_strategy_name(s), pg, c.call.median, c.call.p90,
 			       c.restore.median, c.restore.p90, c.both.median, c.both.p90,
 			       (unsigned long long)c.pages_restored, it);
+			json_cell(hp_restore_strategy_name(s), pg, "", c);
 		}
 	}
 	/* The page-map strategies' private set only grows: a VM that once wrote 4096 pages. */
@@ -480,6 +504,10 @@ int main(int argc, char **argv)
 			       hp_restore_strategy_name(s), (unsigned long long)pages, a.restore.median,
 			       b.restore.median, b.restore.median / a.restore.median, a.both.median,
 			       b.both.median, b.both.median / a.both.median);
+			char pg[16];
+			snprintf(pg, sizeof(pg), "%llu", (unsigned long long)pages);
+			json_cell(hp_restore_strategy_name(s), pg, ", small guest", a);
+			json_cell(hp_restore_strategy_name(s), pg, ", large guest", b);
 		}
 	}
 

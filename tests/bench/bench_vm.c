@@ -13,7 +13,7 @@
 
 static void row(const char *what, struct stats s)
 {
-	printf("| %-52s | %9.1f | %9.1f | %9.1f | %6zu |\n", what, s.median, s.p90, s.p99, s.n);
+	bench_row(52, what, s);
 }
 
 /* --- bare floors (struct bare: bench_common.h; the CPL3 guest: bench_bare_x86_64.h) ------------------------- */
