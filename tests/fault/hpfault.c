@@ -57,9 +57,9 @@ static void parse_rule(char *spec)
 	if (nrules == MAX_RULES)
 		die(spec, "too many rules");
 	struct rule *r = &rules[nrules];
-	char what[64];
+	char what[32];
 	long err;
-	if (sscanf(spec, "%63[^:]:%lu:%lu:%lu:%ld", what, &r->after, &r->every, &r->times, &err) != 5 ||
+	if (sscanf(spec, "%31[^:]:%lu:%lu:%lu:%ld", what, &r->after, &r->every, &r->times, &err) != 5 ||
 	    r->every == 0 || err <= 0 || err > 4095)
 		die(spec, "expected WHAT:AFTER:EVERY:TIMES:ERRNO with EVERY >= 1 and 1 <= ERRNO < 4096");
 	r->err = (int)err;
