@@ -559,7 +559,8 @@ int hp_vm_call_opts(struct hp_vm *vm, const char *name, size_t name_len, const v
 	vm->cb->args_len = (uint32_t)args_len;
 	vm->cb->status = UINT32_MAX;
 	vm->cb->output_len = 0;
-	hp_arch_prepare_call(vm);
+	if (hp_arch_prepare_call(vm, err))
+		return -1;
 	uint64_t timeout_ns = opts && opts->timeout_ms ? opts->timeout_ms * 1000000ull
 						       : vm->mod->timeout_ns;
 	if (run_call(vm, HP_HC_CALL_DONE, timeout_ns, err))

@@ -75,8 +75,9 @@ int hp_arch_capture(struct hp_vm *vm, void **state, struct hp_error *err);
 int hp_arch_clone_setup(struct hp_vm *vm, const void *state, struct hp_error *err);
 void hp_arch_state_free(void *state);
 /* Before a call: point the vCPU at the dispatch entry with a fresh stack and the recorded
- * user-mode state, without a vCPU ioctl where KVM allows (x86_64: sync_regs). */
-void hp_arch_prepare_call(struct hp_vm *vm);
+ * user-mode state, without a vCPU ioctl where KVM allows (x86_64: sync_regs; aarch64 has none
+ * and sets PC and PSTATE, which can fail). */
+int hp_arch_prepare_call(struct hp_vm *vm, struct hp_error *err);
 /* Right after every KVM_RUN, whatever it returned: undo what guest code may have left in this
  * thread's own CPU state (x86_64 on PVM: segment selectors). */
 void hp_arch_after_run(struct hp_vm *vm);

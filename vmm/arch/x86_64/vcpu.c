@@ -209,8 +209,9 @@ static void reset_host_selectors(void)
  * have loaded other selectors, and this PVM host runs CPL3 code natively, so nothing is assumed
  * about what user mode cannot reach), control registers and pending events. sync_regs makes it
  * ~1 us instead of three ~5 us ioctls; segment loads in the guest would trap here (~7 us each). */
-void hp_arch_prepare_call(struct hp_vm *vm)
+int hp_arch_prepare_call(struct hp_vm *vm, struct hp_error *err)
 {
+	(void)err;
 	struct x86_vcpu *v = vm->arch;
 	struct kvm_regs *r = &vm->run->s.regs.regs;
 	memset(r, 0, sizeof(*r));
@@ -220,4 +221,5 @@ void hp_arch_prepare_call(struct hp_vm *vm)
 	vm->run->s.regs.sregs = v->user_sregs;
 	vm->run->s.regs.events = v->events;
 	vm->run->kvm_dirty_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS;
+	return 0;
 }
