@@ -5,7 +5,9 @@ emulated machine as if they ran here, and fails loudly when it cannot:
 1. output byte for byte (tabs, backslashes, a control byte, no trailing newline; stderr on
    stdout too), the exit status (3), the current directory, the environment meson passes
    (HP_*, MESON_* with spaces and quotes) and the arguments (quotes, empty, newline);
-2. exit status 77 passes through (a skip stays a skip);
+2. exit status 77 passes through (a skip stays a skip); files the command names from outside
+   the build (a module under test, a fixture: here one in a temporary folder and one named by
+   a relative path and by --opt=PATH) are there inside, with their bytes;
 3. a kernel without KVM (kvm-arm.mode=none): status 99 and a message naming /dev/kvm;
 4. a program that does not finish: status 124 and a message, after HP_AARCH64_VM_TIMEOUT;
 5. qemu failing to start (an impossible -m): status 125 with qemu's reason.
@@ -14,6 +16,7 @@ Exit 0 pass, 1 fail."""
 import os
 import subprocess
 import sys
+import tempfile
 
 SCRIPT = r"""printf 'out\tline\\one\001'; printf 'err line\n' >&2
 printf '|%s' "$PWD" "$HP_SELFTEST" "$MESON_SELFTEST" "$@"; printf '|'
@@ -47,8 +50,17 @@ def main():
     fails += check("output, status, cwd, environment and arguments as here", st == 3 and out == want,
                    st, out + f"\nwanted:\n{want!r}\ngot:\n{out!r}")
 
-    st, out = run(vm, work, ["/bin/sh", "-c", "echo skipping; exit 77"])
-    fails += check("status 77 passes through", st == 77 and out == "skipping\n", st, out)
+    with tempfile.TemporaryDirectory() as outside:
+        fixture = os.path.join(outside, "fixture.bin")
+        with open(fixture, "wb") as f:
+            f.write(b"outside\x00bytes\n")
+        with open(os.path.join(work, "local.txt"), "w") as f:
+            f.write("local file\n")
+        st, out = run(vm, work, ["/bin/sh", "-c", 'cat "$1" "$2"; echo "$3"; exit 77', "sh",
+                                 fixture, "local.txt", "--file=" + fixture])
+    want = "outside\x00bytes\nlocal file\n--file=" + fixture + "\n"
+    fails += check("status 77 passes through, named files are carried inside",
+                   st == 77 and out == want, st, out + f"\nwanted {want!r}, got {out!r}")
 
     st, out = run(vm, work, ["/bin/true"], HP_AARCH64_VM_APPEND="kvm-arm.mode=none")
     fails += check("no /dev/kvm inside: status 99 and a message",
