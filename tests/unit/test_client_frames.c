@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "hp_mpscan.h"
 #include "hyperpool.h"
 
 /* --- what the callbacks saw ---------------------------------------------------------------- */
@@ -316,6 +317,12 @@ static void test_hostile_streams(void)
 	broken_by("error an int", BYTES("\x94\x01\x01\x05\xc0"), HP_E_BAD_REQUEST);
 	broken_by("error map without code", BYTES("\x94\x01\x01\x81\xa1x\x01\xc0"), HP_E_BAD_REQUEST);
 	broken_by("error code an int", BYTES("\x94\x01\x01\x81\xa4" "code\x01\xc0"), HP_E_BAD_REQUEST);
+	/* found by fuzz_client_frames: a code name with a NUL reached callers as an empty name */
+	broken_by("error code with a NUL", BYTES("\x94\x01\x01\x81\xa4" "code\xa2\x00x\xc0"),
+		  HP_E_BAD_REQUEST);
+	broken_by("error code empty", BYTES("\x94\x01\x01\x81\xa4" "code\xa0\xc0"), HP_E_BAD_REQUEST);
+	broken_by("error code with a space", BYTES("\x94\x01\x01\x81\xa4" "code\xa3" "a b\xc0"),
+		  HP_E_BAD_REQUEST);
 	broken_by("a request without params", BYTES("\x94\x00\x01\xa1x\xc0"), HP_E_BAD_REQUEST);
 	broken_by("the daemon hangs up", NULL, 0, HP_E_SYSTEM);
 	/* the 1 MiB frame limit of broken_by: a 2 MiB bin is refused from its header */
@@ -361,6 +368,32 @@ static void test_error_responses(void)
 	CHECK(p.rec.code[2] == HP_E_TIMEOUT);
 	CHECK(!strcmp(p.rec.msg[2], "bad \xef\xbf\xbd utf-8"));
 	CHECK(p.rec.code[3] == HP_E_BUSY && !strcmp(p.rec.msg[3], "m"));
+	CHECK(!hpc_broken(p.c, NULL));
+	pair_close(&p);
+}
+
+/* Values are at most HP_MP_VALUE_DEPTH deep, where msgpack-c stops: a 32-deep result is
+ * delivered and unpacks; a 33-deep one (found by fuzz_client_frames: it was delivered and then
+ * failed in hpc_result_unpack) fails its own call, and the connection goes on. */
+static void test_deep_results(void)
+{
+	struct pair p;
+	pair_open(&p, 0);
+	uint32_t ids[2] = { queue_call(&p), queue_call(&p) };
+	CHECK(pump(&p, NULL) == 0);
+	for (int i = 0; i < 2; i++) {
+		uint8_t frame[64] = { 0x94, 0x01, (uint8_t)ids[i], 0xc0 };
+		size_t levels = HP_MP_VALUE_DEPTH + (size_t)i, n = 4;
+		memset(frame + n, 0x91, levels - 1);
+		n += levels - 1;
+		frame[n++] = 0x90; /* the innermost: an empty array, a level too */
+		peer_send(&p, frame, n);
+	}
+	CHECK(pump(&p, NULL) == 0);
+	CHECK_EQ_U64(p.rec.n, 2);
+	CHECK(p.rec.code[0] == HP_OK && p.rec.len[0] == HP_MP_VALUE_DEPTH);
+	CHECK(p.rec.code[1] == HP_E_BAD_REQUEST);
+	CHECK_STR_CONTAINS(p.rec.msg[1], "at most 32 levels");
 	CHECK(!hpc_broken(p.c, NULL));
 	pair_close(&p);
 }
@@ -549,6 +582,7 @@ int main(void)
 	test_hostile_streams();
 	test_hangup_mid_frame();
 	test_error_responses();
+	test_deep_results();
 	test_daemon_request();
 	test_close_with_pending();
 	test_sync();
