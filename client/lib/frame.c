@@ -187,13 +187,15 @@ static struct hpc_provided *provided(struct hpc_conn *c, const uint8_t *name, ui
 	return NULL;
 }
 
-/* [1, msgid, nil, result]: a provided function's answer, checked to be one msgpack object. */
+/* [1, msgid, nil, result]: a provided function's answer, checked to be one msgpack object
+ * that a guest can unpack (at most HP_MP_VALUE_DEPTH deep, UTF-8 strs, no ext). */
 static int queue_result_response(struct hpc_conn *c, uint32_t msgid, const void *bytes, size_t len)
 {
-	const struct hp_mp_limits lim = { HP_RPC_MAX_DEPTH, len, HP_MP_F_UTF8 | HP_MP_F_NO_EXT };
+	const struct hp_mp_limits lim = { HP_MP_VALUE_DEPTH, len, HP_MP_F_UTF8 | HP_MP_F_NO_EXT };
 	if (!bytes || hp_mp_check_one(bytes, len, &lim, NULL, NULL) != HP_MP_OK)
 		return queue_error_response(c, msgid, HP_E_INVALID,
-					    "the client's function answered bytes that are not one valid msgpack object");
+					    "the client's function answered bytes that are not one valid "
+					    "msgpack object of at most 32 levels");
 	size_t mark = c->out.len;
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &c->out, hpc_buf_pack);
@@ -227,10 +229,15 @@ static int handle_request(struct hpc_conn *c, struct hp_mp_cursor *cur)
 		return broken(c, HP_E_BAD_REQUEST,
 			      "a request from the daemon is not [0, msgid, method, params]");
 	struct hpc_provided *f = provided(c, method, mlen);
+	/* params no deeper than a value may be (msgpack-c, which a function unpacks them with,
+	 * stops at 32 levels); params is the frame's last element: it runs to the frame's end */
+	const struct hp_mp_limits lim = { HP_MP_VALUE_DEPTH, at_params.left, 0 };
+	if (f && hp_mp_check_one(at_params.p, at_params.left, &lim, NULL, NULL) != HP_MP_OK)
+		return queue_error_response(c, (uint32_t)msgid, HP_E_BAD_REQUEST,
+					    "the request's params are nested deeper than 32 levels");
 	if (f) {
 		struct hpc_answer a = { .status = HP_E_SYSTEM };
 		c->in_callback++;
-		/* params is the frame's last element: it runs to the end of the frame */
 		f->fn(c, at_params.p, at_params.left, &a, f->ctx);
 		c->in_callback--;
 		if (a.status == HP_OK)

@@ -440,6 +440,46 @@ static void test_daemon_request(void)
 	pair_close(&p);
 }
 
+static void count_and_answer_nil(struct hpc_conn *c, const uint8_t *args, size_t args_len,
+				 struct hpc_answer *answer, void *ctx)
+{
+	(void)c, (void)args, (void)args_len;
+	++*(int *)ctx;
+	answer->status = HP_OK;
+	answer->bytes = "\xc0";
+	answer->len = 1;
+}
+
+/* A daemon's request whose params are deeper than a value may be (found by
+ * fuzz_client_frames: the function's echo of them made a response msgpack-c cannot unpack) is
+ * answered bad_request without calling the function; 32 levels reach it. */
+static void test_deep_request(void)
+{
+	struct pair p;
+	pair_open(&p, 0);
+	int calls = 0;
+	CHECK(hpc_provide(p.c, "f", count_and_answer_nil, &calls, NULL) == 0);
+	for (size_t levels = HP_MP_VALUE_DEPTH; levels <= HP_MP_VALUE_DEPTH + 1; levels++) {
+		uint8_t frame[64] = { 0x94, 0x00, (uint8_t)levels, 0xa1, 'f' };
+		size_t n = 5;
+		memset(frame + n, 0x91, levels - 1); /* params, then arrays inside */
+		n += levels - 1;
+		frame[n++] = 0x90;
+		peer_send(&p, frame, n);
+		CHECK(pump(&p, NULL) == 0);
+		uint8_t buf[512];
+		size_t got = peer_read(&p, buf, sizeof(buf));
+		bool is_error = got > 4 && buf[3] != 0xc0; /* [1, id, error, result] */
+		CHECK_MSG(got > 3 && buf[0] == 0x94 && buf[1] == 0x01 && buf[2] == levels, "%zu levels", levels);
+		CHECK_MSG(is_error == (levels > HP_MP_VALUE_DEPTH), "%zu levels: error %d", levels, is_error);
+		if (is_error)
+			CHECK(memmem(buf, got, "bad_request", 11) != NULL);
+	}
+	CHECK(calls == 1);
+	CHECK(!hpc_broken(p.c, NULL));
+	pair_close(&p);
+}
+
 static void test_close_with_pending(void)
 {
 	struct pair p;
@@ -583,6 +623,7 @@ int main(void)
 	test_hangup_mid_frame();
 	test_error_responses();
 	test_deep_results();
+	test_deep_request();
 	test_daemon_request();
 	test_close_with_pending();
 	test_sync();
