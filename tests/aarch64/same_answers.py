@@ -7,8 +7,9 @@ Makes every call of CALLS (tests/aarch64/same_answers.calls) with the native bui
 hyperpool-run and modules here, and with the aarch64 cross build's inside the emulated arm64
 machine (AARCH64_VM, scripts/aarch64-vm: one boot for all calls), and compares each call's exit
 status, result (stdout) and guest output plus messages (stderr) byte for byte, floats included.
-It also checks that CALLS covers every function each example module registers, on both arches
-(the hostile module is left out: its misdeeds are arch-specific by design).
+It also checks that both builds have the same example modules, that CALLS covers every function
+each of them registers, on both arches (the hostile module is left out: its misdeeds are
+arch-specific by design).
 Exit 0 pass, 1 fail, 77 skip (only when /dev/kvm does not exist here: the native answers need it).
 """
 import json
@@ -16,13 +17,13 @@ import os
 import subprocess
 import sys
 
-MODULES = ["calc", "echo", "hello", "math", "strings"]   # examples/ without hostile
+NOT_COMPARED = {"hostile"}   # its misdeeds differ per arch by design
 
 # Runs: sh -c SCRIPT sh RUN DIR [MODULE FUNCTION ARGS]...; the same script on both sides, so the
 # answers are captured the same way (busybox sh inside, /bin/sh here).
 SCRIPT = r"""
-run=$1; dir=$2; shift 2
-for m in calc echo hello math strings; do
+run=$1; dir=$2; modules=$3; shift 3
+for m in $modules; do
     printf '@@LIST %s\n' "$m"; "$run" --list "$dir/$m.elf" 2>&1; printf '\n@@END\n'
 done
 i=0
@@ -53,10 +54,10 @@ def read_calls(path):
     return calls
 
 
-def parse(text, ncalls, side):
+def parse(text, modules, ncalls, side):
     """{module: [functions]}, [(status, stdout, stderr)] from SCRIPT's output."""
     lists, answers, pos = {}, [], 0
-    for m in MODULES:
+    for m in modules:
         head = f"@@LIST {m}\n"
         start = text.index(head, pos) + len(head)
         end = text.index("\n@@END\n", start)
@@ -86,8 +87,13 @@ def json_type(text):
     return type(v).__name__
 
 
-def call_args(calls, run, examples):
-    args = [run, examples]
+def example_modules(folder):
+    return sorted(n[:-4] for n in os.listdir(folder)
+                  if n.endswith(".elf") and n[:-4] not in NOT_COMPARED)
+
+
+def call_args(calls, run, examples, modules):
+    args = [run, examples, " ".join(modules)]
     for m, f, a, _, _ in calls:
         args += [m, f, a]
     return args
@@ -101,21 +107,27 @@ def main():
         print("skip: /dev/kvm does not exist on this machine (the x86_64 answers need it)")
         return 77
     calls = read_calls(calls_path)
-    native = subprocess.run(["/bin/sh", "-c", SCRIPT, "sh"] + call_args(calls, native_run, native_dir),
+    modules = example_modules(native_dir)
+    if example_modules(cross_dir) != modules:
+        sys.exit(f"FAIL: the example modules differ: x86_64 {modules}, aarch64 "
+                 f"{example_modules(cross_dir)}")
+    native = subprocess.run(["/bin/sh", "-c", SCRIPT, "sh"] +
+                            call_args(calls, native_run, native_dir, modules),
                             capture_output=True, text=True)
     if native.returncode != 0:
         sys.exit(f"FAIL: the native run exited {native.returncode}: {native.stderr}")
-    inside = subprocess.run([vm, "/bin/sh", "-c", SCRIPT, "sh"] + call_args(calls, cross_run, cross_dir),
+    inside = subprocess.run([vm, "/bin/sh", "-c", SCRIPT, "sh"] +
+                            call_args(calls, cross_run, cross_dir, modules),
                             capture_output=True, text=True)
     if inside.returncode != 0:
         sys.exit(f"FAIL: the run inside the emulated machine exited {inside.returncode}:\n"
                  f"{inside.stdout[-3000:]}{inside.stderr[-2000:]}")
-    n_lists, n_answers = parse(native.stdout, len(calls), "x86_64")
-    a_lists, a_answers = parse(inside.stdout, len(calls), "aarch64")
+    n_lists, n_answers = parse(native.stdout, modules, len(calls), "x86_64")
+    a_lists, a_answers = parse(inside.stdout, modules, len(calls), "aarch64")
 
     failures = 0
     called = {(m, f) for m, f, _, _, _ in calls}
-    for m in MODULES:
+    for m in modules:
         if n_lists[m] != a_lists[m]:
             print(f"FAIL: {m} registers {n_lists[m]} on x86_64 but {a_lists[m]} on aarch64")
             failures += 1
@@ -131,7 +143,7 @@ def main():
             failures += 1
     exact = sum(1 for c in calls if not c[3])
     print(f"{len(calls)} calls of {sum(len(v) for v in n_lists.values())} functions in "
-          f"{len(MODULES)} modules: {exact} compared byte for byte, {len(calls) - exact} by type; "
+          f"{len(modules)} modules: {exact} compared byte for byte, {len(calls) - exact} by type; "
           f"{failures} failures")
     return 1 if failures else 0
 
