@@ -48,10 +48,16 @@ void hpd_log(int level, const char *fmt, ...)
 	size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
 	if (len > sizeof(line) - 2)
 		len = sizeof(line) - 2;
-	/* one line per event: a message's own newlines would start false journal entries */
-	for (size_t i = (size_t)n; i < len; i++)
-		if (line[i] == '\n' || line[i] == '\r')
+	/* One line per event: a message's own newlines would start false journal entries. Other
+	 * control bytes (a guest's printf reaches this log at debug level) become '?': an escape
+	 * sequence must not drive the terminal of whoever reads the log. */
+	for (size_t i = (size_t)n; i < len; i++) {
+		unsigned char ch = (unsigned char)line[i];
+		if (ch == '\n' || ch == '\r')
 			line[i] = ' ';
+		else if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+			line[i] = '?';
+	}
 	line[len++] = '\n';
 	ssize_t w = write(STDERR_FILENO, line, len);
 	(void)w;

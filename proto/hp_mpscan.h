@@ -34,6 +34,11 @@
 #include <stdint.h>
 
 #define HP_MP_MAX_DEPTH 64 /* the deepest nesting any limits may ask for */
+/* The deepest value hyperpool passes anywhere: a call's args, a result, a host call and its
+ * reply. msgpack-c, which the guest runtime and libhyperpool unpack values with (and most C
+ * clients), fails on anything deeper (MSGPACK_EMBED_STACK_SIZE is 32): a deeper value accepted
+ * at one end would fail to unpack at the other. */
+#define HP_MP_VALUE_DEPTH 32
 
 enum hp_mp_type {
 	HP_MP_NIL,

@@ -18,9 +18,11 @@
 /* The default socket of the packaged units (units/hyperpoold.socket). */
 #define HP_RPC_DEFAULT_SOCKET "/run/hyperpool/hyperpoold.sock"
 
-/* Nesting accepted in a frame (arrays/maps), the envelope included: the scanner's maximum. A
- * guest may accept less in its arguments (it answers bad_args). */
-#define HP_RPC_MAX_DEPTH 64
+/* Nesting accepted in a frame (arrays/maps), the envelope included: a value of
+ * HP_MP_VALUE_DEPTH (32, hp_mpscan.h) levels inside a call's [0, msgid, "call", [module,
+ * function, args]] or a response's [1, msgid, nil, result]. A guest answers args deeper than 32
+ * with bad_args (msgpack-c cannot unpack them). */
+#define HP_RPC_MAX_DEPTH 34
 /* A frame may be this much larger than the largest module input (the envelope, names, options). */
 #define HP_RPC_FRAME_OVERHEAD (64u << 10)
 #define HP_RPC_METHOD_MAX 64u

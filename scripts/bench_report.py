@@ -12,6 +12,9 @@ import json
 import os
 import sys
 
+W = 80  # the width of the table's first column
+PAYLOADS = (16, 1024, 16384, 262144, 1048576)  # bench_peers' echo.echo sweep
+
 QUOTED = [  # Hyperlight's published figures (its README / CI), quoted, not measured here
     ("quoted, not measured: Hyperlight KVM guest call", 12.0),
     ("quoted, not measured: Hyperlight call + restore (low)", 62.0),
@@ -65,15 +68,15 @@ class Table:
                          "source": f"{ours[0]}: {ours[1]}"})
 
     def print(self):
-        print(f"| {'row':<62} | {'ours':>9} | {'p99':>9} | {'floor/peer':>10} | {'ratio':>6} |")
-        print(f"|{'-' * 64}|{'-' * 11}|{'-' * 11}|{'-' * 12}|{'-' * 8}|")
+        print(f"| {'row':<{W}} | {'ours':>9} | {'p99':>9} | {'floor/peer':>10} | {'ratio':>6} |")
+        print(f"|{'-' * (W + 2)}|{'-' * 11}|{'-' * 11}|{'-' * 12}|{'-' * 8}|")
         for r in self.out:
             if r.get("missing"):
-                print(f"| {r['name']:<62} | {'(not run)':>9} | {'':>9} | {'':>10} | {'':>6} |")
+                print(f"| {r['name']:<{W}} | {'(not run)':>9} | {'':>9} | {'':>10} | {'':>6} |")
                 continue
             fv = f"{r['floor_value']:.1f}" if r["floor_value"] is not None else "-"
             ra = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
-            print(f"| {r['name']:<62} | {r['value']:9.1f} | {r['p99']:9.1f} | {fv:>10} | {ra:>6} |")
+            print(f"| {r['name']:<{W}} | {r['value']:9.1f} | {r['p99']:9.1f} | {fv:>10} | {ra:>6} |")
 
 
 def goals(t):
@@ -152,6 +155,16 @@ def plot_data(rows, d):
                 f.write(f"{p} {both['value']} {rst['value']} {mc['value']} {ma['value']}\n")
 
 
+def plot_payload(rows, d):
+    with open(os.path.join(d, "payload.dat"), "w") as f:
+        f.write("# bytes  in-process-call(us)  end-to-end(us)\n")
+        for size in PAYLOADS:
+            ip = rows.get(("bench_peers", f"echo.echo in process: the call alone (hp_vm_call), payload {size} bytes"))
+            e2e = rows.get(("bench_peers", f"echo.echo end to end: hpc_call through hyperpoold, payload {size} bytes"))
+            if ip and e2e:
+                f.write(f"{size} {ip['value']} {e2e['value']}\n")
+
+
 def main():
     if len(sys.argv) < 3:
         sys.exit("usage: bench_report.py RAW.jsonl OUT.json [--plot-data DIR]")
@@ -186,12 +199,26 @@ def main():
                         ("peer: fork + exec static helper", "peer: fork + exec of a static helper per call"),
                         ("peer: posix_spawn static helper", "peer: posix_spawn of the static helper per call")):
         t.add(label + " (ratio: peer / ours e2e)", (P, name), e2e, "libhyperpool e2e")
+    for label, suffix in (("sha256 of 64 KiB", ", sha256(64 KiB)"), ("enrich 16 KiB records", ", enrich(16 KiB records)")):
+        ours = (P, "hyperpool end to end: hpc_call through hyperpoold" + suffix)
+        t.add(f"{label}: in-process call (ratio: / native thread)", (P, "hyperpool in process: the call alone (hp_vm_call)" + suffix),
+              (P, "peer: native call on a worker thread (no isolation)" + suffix), "native thread")
+        t.add(f"{label}: end-to-end hpc_call (ratio: / native thread)", ours,
+              (P, "peer: native call on a worker thread (no isolation)" + suffix), "native thread")
+        for plabel, name in (("fork() + call + exit", "peer: fork() + call + exit per call"),
+                             ("fork + exec static helper", "peer: fork + exec of a static helper per call"),
+                             ("posix_spawn static helper", "peer: posix_spawn of the static helper per call")):
+            t.add(f"{label}: peer {plabel} (ratio: peer / ours e2e)", (P, name + suffix), ours, "hyperpool e2e")
+    for size in PAYLOADS:
+        t.add(f"echo.echo of {size} bytes: end-to-end (ratio: / in-process call)",
+              (P, f"echo.echo end to end: hpc_call through hyperpoold, payload {size} bytes"),
+              (P, f"echo.echo in process: the call alone (hp_vm_call), payload {size} bytes"), "in-process")
     t.add("a 100-VM pool ready from the snapshot (hp_pool_create)", (P, "hyperpool: a 100-VM pool ready from the snapshot"))
     t.add("throughput: 1 connection, 32 in flight (calls/s)", (D, "hyperpoold: pipelined throughput, 1 connection"),
           (D, "ceiling: online CPUs / in-process call"))
     t.print()
     for label, us in QUOTED:
-        print(f"| {label:<62} | {us:9.1f} | {'':>9} | {'':>10} | {'':>6} |")
+        print(f"| {label:<{W}} | {us:9.1f} | {'':>9} | {'':>10} | {'':>6} |")
     res = print_goals(goals(t))
     with open(sys.argv[2], "w") as f:
         json.dump({"rows": [r for r in t.out if not r.get("missing")],
@@ -199,6 +226,7 @@ def main():
                    "goals": res, "raw": list(rows.values())}, f, indent=1)
     if len(sys.argv) > 4 and sys.argv[3] == "--plot-data":
         plot_data(rows, sys.argv[4])
+        plot_payload(rows, sys.argv[4])
 
 
 if __name__ == "__main__":

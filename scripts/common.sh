@@ -11,9 +11,25 @@ say() { printf '[%s] %s\n' "$(basename "$0")" "$*"; }
 configure_build() {
     local dir=$1
     shift
+    setup_and_build "$dir" meson setup "$dir" "$ROOT" "$@"
+}
+
+# configure_cross_aarch64 DIR [meson options...]: the same for an aarch64 cross build whose
+# tests run inside an emulated arm64 machine (scripts/cross/setup-aarch64).
+configure_cross_aarch64() {
+    local dir=$1
+    shift
+    setup_and_build "$dir" "$ROOT/scripts/cross/setup-aarch64" "$dir" "$@"
+}
+
+# setup_and_build DIR SETUP_COMMAND...: run SETUP_COMMAND once (no DIR/build.ninja yet), then
+# ninja in DIR; the logs are shown only on failure.
+setup_and_build() {
+    local dir=$1
+    shift
     if [[ ! -f $dir/build.ninja ]]; then
         say "configuring $dir"
-        meson setup "$dir" "$ROOT" "$@" >"$dir.setup.log" 2>&1 || {
+        "$@" >"$dir.setup.log" 2>&1 || {
             tail -n 30 "$dir.setup.log"
             say "meson setup failed (log: $dir.setup.log)"
             return 1

@@ -29,7 +29,7 @@ static int check_result(const uint8_t *output, uint32_t len, uint64_t output_siz
 			struct hp_error *err)
 {
 	const struct hp_mp_limits lim = {
-		.max_depth = HP_MP_MAX_DEPTH,
+		.max_depth = HP_MP_VALUE_DEPTH,
 		.max_bytes = output_size,
 		.flags = HP_MP_F_UTF8 | HP_MP_F_NO_EXT,
 	};
@@ -193,7 +193,7 @@ int hp_guest_function_list(const uint8_t *buf, size_t len, char ***names, uint32
 int hp_guest_host_request(const uint8_t *req, size_t len, struct hp_host_request *out,
 			  struct hp_error *err)
 {
-	const struct hp_mp_limits lim = { .max_depth = HP_MP_MAX_DEPTH, .max_bytes = len };
+	const struct hp_mp_limits lim = { .max_depth = HP_MP_VALUE_DEPTH, .max_bytes = len };
 	const char *why;
 	size_t at;
 	if (hp_mp_check_one(req, len, &lim, &why, &at) != HP_MP_OK)
@@ -226,7 +226,7 @@ int hp_host_reply_check(const void *bytes, size_t len, uint64_t max, struct hp_e
 		return hp_fail(err, HP_E_LIMIT, "the host function's result of %zu bytes does not fit "
 			       "the %llu bytes free in the input buffer", len, (unsigned long long)max);
 	const struct hp_mp_limits lim = {
-		.max_depth = HP_MP_MAX_DEPTH,
+		.max_depth = HP_MP_VALUE_DEPTH,
 		.max_bytes = len,
 		.flags = HP_MP_F_UTF8 | HP_MP_F_NO_EXT,
 	};

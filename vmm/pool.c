@@ -114,6 +114,18 @@ void hp_pool_put(struct hp_pool *pool, struct hp_vm *vm)
 	pthread_mutex_unlock(&pool->lock);
 }
 
+/* Called with the lock held and pool->creating already counted: creates one VM outside the
+ * lock and pushes it idle. Returns with the lock released. */
+static int grow_one(struct hp_pool *pool, struct hp_error *err)
+{
+	pthread_mutex_unlock(&pool->lock);
+	struct hp_vm *vm;
+	if (new_vm(pool, &vm, err))
+		return -1;
+	push_idle(pool, vm);
+	return 0;
+}
+
 int hp_pool_fill(struct hp_pool *pool, unsigned total, struct hp_error *err)
 {
 	for (;;) {
@@ -124,11 +136,8 @@ int hp_pool_fill(struct hp_pool *pool, unsigned total, struct hp_error *err)
 			return 0;
 		}
 		pool->creating++;
-		pthread_mutex_unlock(&pool->lock);
-		struct hp_vm *vm;
-		if (new_vm(pool, &vm, err))
+		if (grow_one(pool, err))
 			return -1;
-		push_idle(pool, vm);
 	}
 }
 
@@ -139,11 +148,8 @@ int hp_pool_resize(struct hp_pool *pool, unsigned idle, struct hp_error *err)
 		unsigned have = pool->nidle + pool->creating, total = have + pool->busy;
 		if (have < idle && total < pool->max) {
 			pool->creating++;
-			pthread_mutex_unlock(&pool->lock);
-			struct hp_vm *vm;
-			if (new_vm(pool, &vm, err))
+			if (grow_one(pool, err))
 				return -1;
-			push_idle(pool, vm);
 			continue;
 		}
 		if (pool->nidle > idle) {

@@ -82,8 +82,9 @@
 #include <stdio.h>
 #include <stdint.h>
 
-/* Maximum nesting of arrays/maps accepted in both directions. */
-#define HP_JSON_MSGPACK_MAX_DEPTH 64
+/* Maximum nesting of arrays/maps accepted in both directions: hyperpool's value depth
+ * (HP_MP_VALUE_DEPTH in proto/hp_mpscan.h), so that what the tools encode a guest can unpack. */
+#define HP_JSON_MSGPACK_MAX_DEPTH 32
 
 /* JSON text (len bytes, need not be NUL-terminated) -> msgpack bytes. On success *out is a
  * malloc'd buffer of *out_len bytes (free() it). On failure *out is NULL and err holds e.g.

@@ -60,6 +60,19 @@ static int broken(struct hpc_conn *c, int code, const char *fmt, ...)
 
 /* --- responses ----------------------------------------------------------------------------- */
 
+/* A code's wire name: 1..HPC_ERROR_NAME_MAX-1 of [a-z0-9_], as hp_status.h spells them. A
+ * newer daemon may send names this library does not know, but never empty or odd ones: those
+ * would reach the caller as an empty or garbled hpc_error.name. */
+static bool valid_code_name(const uint8_t *s, uint32_t len)
+{
+	if (len == 0 || len >= HPC_ERROR_NAME_MAX)
+		return false;
+	for (uint32_t i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			return false;
+	return true;
+}
+
 /* error is a map with a str "code" and a str "message" (other keys are skipped: a newer
  * daemon may add some). */
 static int parse_error_map(struct hp_mp_cursor *cur, uint32_t pairs, struct hpc_error *err)
@@ -82,7 +95,7 @@ static int parse_error_map(struct hp_mp_cursor *cur, uint32_t pairs, struct hpc_
 			return -1;
 		}
 	}
-	if (!code)
+	if (!code || !valid_code_name(code, code_len))
 		return -1;
 	hpc_set_wire_error(err, code, code_len, msg, msg_len);
 	return 0;
@@ -98,18 +111,19 @@ static int handle_response(struct hpc_conn *c, struct hp_mp_cursor *cur)
 	if (!slot)
 		return broken(c, HP_E_BAD_REQUEST,
 			      "the daemon answered msgid %llu, which no call is waiting for",
-			      (unsigned long long)msgid);
+				      (unsigned long long)msgid);
 	struct hp_mp_token e;
 	if (!hp_mp_next(cur, &e) || (e.type != HP_MP_NIL && e.type != HP_MP_MAP))
 		return broken(c, HP_E_BAD_REQUEST,
 			      "the error of response %llu is neither nil nor a map",
-			      (unsigned long long)msgid);
+				      (unsigned long long)msgid);
 	struct hpc_pending p = *slot;
 	if (e.type == HP_MP_MAP) {
 		struct hpc_error err;
 		if (parse_error_map(cur, e.len, &err) < 0)
 			return broken(c, HP_E_BAD_REQUEST, "the error of response %llu is not "
-				      "{\"code\": str, \"message\": str}", (unsigned long long)msgid);
+				      "{\"code\": name of [a-z0-9_], \"message\": str}",
+				      (unsigned long long)msgid);
 		hpc_pending_remove(c, slot);
 		hpc_complete(c, p, NULL, &err);
 		return 0;
@@ -119,6 +133,19 @@ static int handle_response(struct hpc_conn *c, struct hp_mp_cursor *cur)
 	if (!hp_mp_next_object(cur, &obj, &len))
 		return broken(c, HP_E_BAD_REQUEST, "response %llu has no result",
 			      (unsigned long long)msgid);
+	/* The frame is in sync, only this value is unusable: that call fails, the others go on. */
+	const struct hp_mp_limits lim = { HP_MP_VALUE_DEPTH, len, 0 };
+	const char *why;
+	size_t at;
+	if (hp_mp_check_one(obj, len, &lim, &why, &at) != HP_MP_OK) {
+		struct hpc_error err;
+		hpc_fail(&err, HP_E_BAD_REQUEST, "the result of response %llu is unusable: %s at byte %zu "
+			 "(values are at most %d levels deep)", (unsigned long long)msgid, why, at,
+			 HP_MP_VALUE_DEPTH);
+		hpc_pending_remove(c, slot);
+		hpc_complete(c, p, NULL, &err);
+		return 0;
+	}
 	struct hpc_result res = { malloc(len), len };
 	if (!res.data)
 		return broken(c, HP_E_NO_MEMORY, "no memory for a result of %zu bytes", len);
@@ -160,13 +187,15 @@ static struct hpc_provided *provided(struct hpc_conn *c, const uint8_t *name, ui
 	return NULL;
 }
 
-/* [1, msgid, nil, result]: a provided function's answer, checked to be one msgpack object. */
+/* [1, msgid, nil, result]: a provided function's answer, checked to be one msgpack object
+ * that a guest can unpack (at most HP_MP_VALUE_DEPTH deep, UTF-8 strs, no ext). */
 static int queue_result_response(struct hpc_conn *c, uint32_t msgid, const void *bytes, size_t len)
 {
-	const struct hp_mp_limits lim = { HP_RPC_MAX_DEPTH, len, HP_MP_F_UTF8 | HP_MP_F_NO_EXT };
+	const struct hp_mp_limits lim = { HP_MP_VALUE_DEPTH, len, HP_MP_F_UTF8 | HP_MP_F_NO_EXT };
 	if (!bytes || hp_mp_check_one(bytes, len, &lim, NULL, NULL) != HP_MP_OK)
 		return queue_error_response(c, msgid, HP_E_INVALID,
-					    "the client's function answered bytes that are not one valid msgpack object");
+					    "the client's function answered bytes that are not one valid "
+					    "msgpack object of at most 32 levels");
 	size_t mark = c->out.len;
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &c->out, hpc_buf_pack);
@@ -200,10 +229,15 @@ static int handle_request(struct hpc_conn *c, struct hp_mp_cursor *cur)
 		return broken(c, HP_E_BAD_REQUEST,
 			      "a request from the daemon is not [0, msgid, method, params]");
 	struct hpc_provided *f = provided(c, method, mlen);
+	/* params no deeper than a value may be (msgpack-c, which a function unpacks them with,
+	 * stops at 32 levels); params is the frame's last element: it runs to the frame's end */
+	const struct hp_mp_limits lim = { HP_MP_VALUE_DEPTH, at_params.left, 0 };
+	if (f && hp_mp_check_one(at_params.p, at_params.left, &lim, NULL, NULL) != HP_MP_OK)
+		return queue_error_response(c, (uint32_t)msgid, HP_E_BAD_REQUEST,
+					    "the request's params are nested deeper than 32 levels");
 	if (f) {
 		struct hpc_answer a = { .status = HP_E_SYSTEM };
 		c->in_callback++;
-		/* params is the frame's last element: it runs to the end of the frame */
 		f->fn(c, at_params.p, at_params.left, &a, f->ctx);
 		c->in_callback--;
 		if (a.status == HP_OK)

@@ -19,7 +19,7 @@ int hpc_unpack(const void *data, size_t len, msgpack_unpacked *up, struct hpc_er
 	msgpack_unpacked_init(up);
 	const char *why = "no bytes";
 	size_t at = 0;
-	struct hp_mp_limits lim = { HP_RPC_MAX_DEPTH, len, 0 };
+	struct hp_mp_limits lim = { HP_MP_VALUE_DEPTH, len, 0 };
 	if (!data || hp_mp_check_one(data, len, &lim, &why, &at) != HP_MP_OK) {
 		msgpack_unpacked_destroy(up);
 		return hpc_fail(err, HP_E_BAD_REQUEST, "not one msgpack object: %s at byte %zu",

@@ -4,11 +4,13 @@ configuration refused naming file and line, a stale socket replaced, a live one 
 and STATUS= on a NOTIFY_SOCKET we listen on, socket activation through systemd-socket-activate,
 and SIGTERM: a running call finishes, a queued one gets shutting_down, the socket is removed,
 exit 0."""
+import grp
 import os
 import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -148,6 +150,13 @@ except (socket.timeout, BlockingIOError):
 check(any("STOPPING=1" in m for m in msgs), f"STOPPING=1 sent: {msgs}")
 check("stopped" in d.log(), "logs that it stopped")
 ns.close()
+
+# the socket the daemon binds gets the configured mode and group
+with Daemon(binary, examples, daemon_keys={"socket_mode": "0640", "socket_group": "nogroup"}) as d2:
+    st = os.stat(d2.socket)
+    check(stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o640,
+          f"socket_mode = 0640: {oct(stat.S_IMODE(st.st_mode))}")
+    check(st.st_gid == grp.getgrnam("nogroup").gr_gid, f"socket_group = nogroup: gid {st.st_gid}")
 
 # socket activation: systemd-socket-activate binds and passes the socket (LISTEN_FDS)
 activate = shutil.which("systemd-socket-activate")

@@ -75,6 +75,23 @@ with Daemon(binary, examples, daemon_keys={"max_frame": "1M"}) as d:
         check(False, "a 2 MiB frame: closed without too_large")
     c.close()
 
+    # values are at most 32 levels deep (msgpack-c, in the guest and in libhyperpool, stops
+    # there): 32-deep args come back whole from the guest; 33-deep ones are refused at the frame
+    def deep(levels):
+        v = None
+        for _ in range(levels):
+            v = [v]
+        return v
+    c = Client(d.socket)
+    args32 = deep(32)
+    check(ok(c.call("call", "echo", "echo_all", args32), args32), "32-deep args round-trip")
+    c.send_raw(p([0, 15, "call", ["echo", "echo_all", deep(33)]]))
+    try:
+        check(is_error(c.wait(15), "bad_request", "nesting"), "33-deep args: bad_request")
+    except ConnectionError:
+        check(False, "33-deep args: closed without bad_request")
+    c.close()
+
     # a truncated stream: half a frame, then the client's end closes
     c = Client(d.socket)
     frame = p([0, 14, "call", ["math", "add", [1, 2]]])

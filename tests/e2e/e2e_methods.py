@@ -96,4 +96,19 @@ with Daemon(binary, examples, modules=modules) as d:
     hs = (st or {}).get("modules", {}).get("hostile", {})
     check(hs.get("errors", {}).get("timeout") == 1, f"stats: hostile timeouts {hs.get('errors')}")
     c.close()
+
+# A guest's printf reaches the daemon's log (at debug level): its control bytes must not reach
+# the terminal of whoever reads the log (an escape sequence could retitle or clear it).
+with Daemon(binary, examples, modules={"hello": {"pool_min": 1, "pool_max": 1}},
+            daemon_keys={"log_level": "debug"}) as d:
+    c = Client(d.socket)
+    evil = "\x1b]0;owned\x07\x1b[2J\x7f\x08x"
+    check(ok(c.call("call", "hello", "hello", [evil])), "hello with control bytes in the name")
+    c.close()
+    d.stop()
+    with open(d.log_path, "rb") as f:
+        log = f.read()
+    check(b"Hello from a KVM micro-VM, ?]0;owned??[2J??x!" in log,
+          "the guest's printf is logged with its control bytes as '?'")
+    check(not any(ch in log for ch in b"\x1b\x07\x7f\x08"), "no control byte in the daemon's log")
 done()

@@ -11,7 +11,9 @@ file offline, enables hyperpoold.socket, and boots it with systemd-nspawn with a
 for the container's kvm group and /run/hyperpool bound to a host folder, so that this test
 talks to the socket-activated daemon from outside. Checks: activation on first connect,
 calls, Type=notify STATUS=, the service's user, journal priorities, `systemctl reload`,
-`systemctl stop` (exit 0) and activation again. Skips (77) only when the machine cannot run
+a SIGKILL of the daemon (its client sees the end; a connection made while it is dead waits in
+the socket unit's backlog and the restarted daemon serves it), `systemctl stop` (exit 0) and
+activation again. Skips (77) only when the machine cannot run
 it: no /dev/kvm, no debootstrap/systemd-nspawn, or no way to make the device node."""
 import glob
 import json
@@ -171,6 +173,27 @@ try:
     time.sleep(0.5)
     check(any(m.startswith("reloaded ") and "kept [math, echo, strings, calc]" in m for _, m in journal()),
           "the reload kept every unchanged module")
+    # SIGKILL of the daemon: its clients see the connection end; the socket unit keeps the
+    # listening socket, so connections made while the service is dead wait in its backlog
+    # and the restarted daemon (Restart=on-failure) serves them; no stale-socket problem.
+    r = inside("systemctl", "show", "-p", "MainPID", "-p", "NRestarts", "hyperpoold.service")
+    before = dict(l.split("=", 1) for l in r.stdout.splitlines() if "=" in l)
+    old = Client(sock, timeout=60)
+    check(ok(old.call("ping"), "pong"), "a connection before the kill")
+    r = inside("systemctl", "kill", "-s", "SIGKILL", "hyperpoold.service")
+    check(r.returncode == 0, f"systemctl kill -s SIGKILL: {r.stderr}")
+    check(old.closed(), "the killed daemon's client sees its connection end")
+    old.close()
+    queued = Client(sock, timeout=60)  # the daemon is dead now: this waits in the backlog
+    check(ok(queued.call("call", "math", "add", [2, 3]), 5),
+          "a connection made while the service was dead is served by the restarted daemon")
+    queued.close()
+    r = inside("systemctl", "show", "-p", "MainPID", "-p", "NRestarts", "-p", "ActiveState",
+               "hyperpoold.service")
+    after = dict(l.split("=", 1) for l in r.stdout.splitlines() if "=" in l)
+    check(after.get("ActiveState") == "active" and after.get("MainPID") != before.get("MainPID") and
+          int(after.get("NRestarts", 0)) == int(before.get("NRestarts", 0)) + 1,
+          f"systemd restarted the service once: {before} -> {after}")
     r = inside("systemctl", "stop", "hyperpoold.service")
     check(r.returncode == 0, f"systemctl stop: {r.stderr}")
     r = inside("systemctl", "show", "-p", "Result", "-p", "ExecMainStatus", "hyperpoold.service")

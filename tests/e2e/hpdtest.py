@@ -176,10 +176,10 @@ class Client:
                 if not data:
                     return True
                 self.unpacker.feed(data)
+        except socket.timeout:  # an OSError too: it must come first, or a timeout would pass
+            return False
         except OSError:
             return True
-        except socket.timeout:
-            return False
 
 
 def ok(resp, expect=None):

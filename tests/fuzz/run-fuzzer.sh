@@ -9,5 +9,7 @@ trap 'rm -rf "$work"' EXIT
 cp -r "$corpus/." "$work/"
 artifacts=${MESON_BUILD_ROOT:-$PWD}/fuzz-artifacts/$(basename "$fuzzer")/
 mkdir -p "$artifacts"
+# libFuzzer exits 77 on a finding by default, which meson would count as a skip: make it 1.
 exec "$fuzzer" -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$artifacts" \
+    -error_exitcode=1 -timeout_exitcode=1 \
     -rss_limit_mb=2048 -timeout=10 "$work"

@@ -1,8 +1,9 @@
-/* test_examples.c - every function of the example modules (hello, math, echo, strings, calc)
+/* test_examples.c - every function of the example modules (hello, math, echo, strings, calc,
+ * records)
  * and of the many-functions test module, with exact expected values, run in KVM micro-VMs.
  *
  *   test_examples --hello hello.elf --math math.elf --echo echo.elf --strings strings.elf \
- *                 --calc calc.elf --many many.elf [--misc misc.elf]
+ *                 --calc calc.elf --records records.elf --many many.elf [--misc misc.elf]
  *
  * Exit 0: all checks passed; 1: some failed (each is printed); 77: no /dev/kvm. */
 #include <float.h>
@@ -710,6 +711,100 @@ static void test_strings(struct hp_kvm *kvm)
 	hp_module_close(mod);
 }
 
+/* --- records ------------------------------------------------------------------------------ */
+
+static void pack_kv_str(msgpack_packer *pk, const char *k, const char *v)
+{
+	kt_pack_cstr(pk, k);
+	kt_pack_cstr(pk, v);
+}
+
+/* enrich: the expected bytes are packed by hand here, not by examples/records/enrich.h. */
+static void records_enrich(struct hp_vm *vm)
+{
+	struct kt_args a;
+	struct kt_call c;
+	msgpack_packer *pk = kt_args_begin(&a, 1);
+	msgpack_pack_array(pk, 4);
+	msgpack_pack_map(pk, 3); /* name, qty (uint), price (float) */
+	pack_kv_str(pk, "name", "ab c-\xc3\xa9");
+	kt_pack_cstr(pk, "qty"), msgpack_pack_int(pk, 2);
+	kt_pack_cstr(pk, "price"), msgpack_pack_double(pk, 1.25);
+	msgpack_pack_map(pk, 2); /* no price: no total */
+	pack_kv_str(pk, "name", "x");
+	kt_pack_cstr(pk, "qty"), msgpack_pack_int(pk, 3);
+	msgpack_pack_map(pk, 3); /* a negative qty, an integer price, a name that is not a str */
+	kt_pack_cstr(pk, "name"), msgpack_pack_int(pk, 9);
+	kt_pack_cstr(pk, "qty"), msgpack_pack_int(pk, -4);
+	kt_pack_cstr(pk, "price"), msgpack_pack_int(pk, 5);
+	msgpack_pack_map(pk, 0);
+
+	struct kt_args w;
+	msgpack_packer *wp = kt_args_begin(&w, 4);
+	msgpack_pack_map(wp, 4);
+	pack_kv_str(wp, "name", "AB C-\xc3\xa9");
+	kt_pack_cstr(wp, "qty"), msgpack_pack_int(wp, 2);
+	kt_pack_cstr(wp, "price"), msgpack_pack_double(wp, 1.25);
+	kt_pack_cstr(wp, "total"), msgpack_pack_double(wp, 2.5);
+	msgpack_pack_map(wp, 2);
+	pack_kv_str(wp, "name", "X");
+	kt_pack_cstr(wp, "qty"), msgpack_pack_int(wp, 3);
+	msgpack_pack_map(wp, 4);
+	kt_pack_cstr(wp, "name"), msgpack_pack_int(wp, 9);
+	kt_pack_cstr(wp, "qty"), msgpack_pack_int(wp, -4);
+	kt_pack_cstr(wp, "price"), msgpack_pack_int(wp, 5);
+	kt_pack_cstr(wp, "total"), msgpack_pack_double(wp, -20.0);
+	msgpack_pack_map(wp, 0);
+
+	kt_call(vm, "enrich", &a, &c);
+	CHECK_CALL(&c, kt_output_is(&c, w.sb.data, w.sb.size));
+	kt_call_free(&c);
+	msgpack_sbuffer_destroy(&w.sb);
+
+	/* the benchmark's size: 16 KiB of records in, every one enriched */
+	pk = kt_args_begin(&a, 1);
+	msgpack_pack_array(pk, 200);
+	for (int i = 0; i < 200; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "item-%03d-abcdefghijklmnopqrstuvwxyz-abcdefghij", i);
+		msgpack_pack_map(pk, 3);
+		pack_kv_str(pk, "name", name);
+		kt_pack_cstr(pk, "qty"), msgpack_pack_int(pk, i);
+		kt_pack_cstr(pk, "price"), msgpack_pack_double(pk, 0.5);
+	}
+	size_t in_len = a.sb.size;
+	CHECK(in_len > 12000 && in_len < 20000);
+	kt_call(vm, "enrich", &a, &c);
+	CHECK_CALL(&c, c.rc == 0 && c.status == HP_OK && c.output_len > in_len);
+	kt_call_free(&c);
+}
+
+static const struct kt_case records_cases[] = {
+	KT_CASE("enrich", KT_ARGS(KT_INT(5)),
+		KT_GUEST_ERROR("enrich: argument 1 must be an array, got an integer")),
+	KT_CASE("enrich", KT_NOARGS, KT_GUEST_ERROR("enrich: expected 1 argument, got 0")),
+};
+
+static void test_records(struct hp_kvm *kvm)
+{
+	struct hp_module *mod = kt_open_module(kvm, "records", NULL);
+	struct hp_vm *vm = kt_create_vm(mod, NULL);
+	records_enrich(vm);
+	KT_RUN_CASES(vm, records_cases);
+	/* an array of something else than maps */
+	struct kt_args a;
+	struct kt_call c;
+	msgpack_packer *pk = kt_args_begin(&a, 1);
+	msgpack_pack_array(pk, 2);
+	msgpack_pack_map(pk, 0);
+	msgpack_pack_int(pk, 1);
+	kt_call(vm, "enrich", &a, &c);
+	CHECK_CALL(&c, kt_is_status(&c, 0, HP_E_GUEST_ERROR, "enrich: every record must be a map"));
+	kt_call_free(&c);
+	hp_vm_destroy(vm);
+	hp_module_close(mod);
+}
+
 /* --- calc ----------------------------------------------------------------------------------- */
 
 static void eval_ok(struct hp_vm *vm, const char *expr, double want)
@@ -957,6 +1052,7 @@ int main(int argc, char **argv)
 	test_echo(kvm);
 	test_strings(kvm);
 	test_calc(kvm);
+	test_records(kvm);
 	test_many(kvm);
 	test_many_calls(kvm);
 	hp_kvm_close(kvm);

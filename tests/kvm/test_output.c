@@ -18,7 +18,8 @@ static const struct {
 	{ "truncated", NOT_ONE "truncated at offset 2" },
 	{ "huge_array", NOT_ONE "count exceeds the size limit at offset 0" },
 	{ "huge_str", NOT_ONE "length exceeds the size limit at offset 0" },
-	{ "deep", NOT_ONE "nesting too deep at offset 64" },
+	{ "deep", NOT_ONE "nesting too deep at offset 32" },
+	{ "deep33", NOT_ONE "nesting too deep at offset 32" },
 	{ "bad_utf8", NOT_ONE "invalid UTF-8 in a str at offset 2" },
 	{ "ext", NOT_ONE "ext not allowed at offset 0" },
 };
@@ -48,13 +49,13 @@ static void test_refused(struct hp_vm *vm)
 		kt_call_free(&c);
 		check_alive(vm, refused[i].name);
 	}
-	/* the deepest result the host passes on: 64 levels (msgpack-c's own limit is 32, so only
-	 * the bytes are compared) */
-	kt_call_s(vm, "raw_result", "deep64", &c);
-	CHECK_CALL(&c, c.rc == 0 && c.status == HP_OK && c.output_len == 65 &&
-			       c.output[0] == 0x91 && c.output[63] == 0x91 && c.output[64] == 0xc0);
+	/* the deepest result the host passes on: 32 levels (HP_MP_VALUE_DEPTH), as deep as
+	 * msgpack-c, which callers unpack with, goes */
+	kt_call_s(vm, "raw_result", "deep32", &c);
+	CHECK_CALL(&c, c.rc == 0 && c.status == HP_OK && c.output_len == 33 &&
+			       c.output[0] == 0x91 && c.output[31] == 0x91 && c.output[32] == 0xc0);
 	kt_call_free(&c);
-	check_alive(vm, "a 64-level result");
+	check_alive(vm, "a 32-level result");
 }
 
 static void test_messages(struct hp_vm *vm)

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # test_runner.sh RUNNER MODULE_DIR - hyperpool-run end to end on real KVM: results as JSON,
 # guest output on stderr, exit statuses (0 ok, 1 guest failure, 2 host error, 64 usage).
+# Also run by busybox ash (inside the aarch64 suite's emulated machine): its [[ ]] splits
+# unquoted words and knows no || inside, so tests use quoted [ ] and plain shell.
 set -uo pipefail
 RUN=$1
 DIR=$2
-if [[ ! -e /dev/kvm ]]; then
+if [ ! -e /dev/kvm ]; then
     echo "skip: /dev/kvm does not exist on this machine"
     exit 77
 fi
@@ -20,9 +22,9 @@ expect() {
     got_out=$("$RUN" "$@" 2>"$tmp/err")
     got_status=$?
     # (`a || b && c` is `(a || b) && c` in the shell: each case is grouped on its own.)
-    if [[ $got_status != "$status" || $got_out != "$out" ]] ||
-       { [[ -n $err ]] && ! grep -qF -- "$err" "$tmp/err"; }; then
-        echo "FAIL: hyperpool-run ${*:0:200}"
+    if [ "$got_status" != "$status" ] || [ "$got_out" != "$out" ] ||
+       { [ -n "$err" ] && ! grep -qF -- "$err" "$tmp/err"; }; then
+        echo "FAIL: hyperpool-run $(printf '%s ' "$@" | head -c 200)"
         echo "  status $got_status (want $status), stdout '$got_out' (want '$out')"
         echo "  stderr: $(head -c 400 "$tmp/err") (want to contain '$err')"
         failures=$((failures + 1))
@@ -60,8 +62,8 @@ expect 1 "" "guest_fault: guest page fault reading 0x0" -- "$DIR/hostile.elf" nu
 expect 64 "" "invalid timeout" -- --timeout 0 "$DIR/math.elf" add '[1, 2]'
 # the arguments from stdin
 got=$(echo '[2, 3]' | "$RUN" "$DIR/math.elf" mul -)
-[[ $got == 6 ]] || { echo "FAIL: args from stdin gave '$got'"; failures=$((failures + 1)); }
+[ "$got" = 6 ] || { echo "FAIL: args from stdin gave '$got'"; failures=$((failures + 1)); }
 "$RUN" --help | grep -q "Usage: hyperpool-run" || { echo "FAIL: --help"; failures=$((failures + 1)); }
 
 echo "$failures failures"
-[[ $failures == 0 ]]
+[ "$failures" = 0 ]

@@ -24,6 +24,7 @@ import multiprocessing
 import os
 import random
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
@@ -268,6 +269,47 @@ def sample(daemon):
     return {"processes": procs, "vms": vms, "vms_live": live, "stats": st}
 
 
+def rss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+class RssSampler(threading.Thread):
+    """The RSS of the daemon's processes every `period` s while the clients run: a leak grows
+    steadily, while an allocator warming up (per-thread arenas, the histograms) levels off."""
+
+    def __init__(self, daemon, period):
+        super().__init__(daemon=True)
+        self.pid, self.period, self.stop, self.samples = daemon.proc.pid, period, threading.Event(), []
+
+    def run(self):
+        t0 = time.monotonic()
+        while True:
+            self.samples.append((round(time.monotonic() - t0, 1),
+                                 {str(p): rss_kib(p) for p in process_tree(self.pid)}))
+            if self.stop.wait(self.period):
+                return
+
+
+def rss_trend(samples):
+    """For each process: its RSS at the start, middle and end of the run (KiB)."""
+    out = {}
+    if not samples:
+        return out
+    for pid in samples[0][1]:
+        series = [s[1].get(pid) for s in samples if s[1].get(pid) is not None]
+        if series:
+            out[pid] = {"start": series[0], "middle": series[len(series) // 2], "end": series[-1],
+                        "max": max(series), "samples": len(series)}
+    return out
+
+
 def wait_idle(daemon, timeout=30):
     """A sample once the daemon is quiet; if it never gets quiet, the last one (and a note)."""
     t0 = time.time()
@@ -315,9 +357,14 @@ def main():
         warm = max(opts.clients * 50, min(2000, opts.calls // 10))
         run_clients(opts, d.socket, warm, 120)  # fills the pools, the allocator, the histograms
         before = wait_idle(d)
+        sampler = RssSampler(d, period=max(1.0, min(30.0, opts.calls / 20000)))
+        sampler.start()
         results, elapsed = run_clients(opts, d.socket, opts.calls, opts.seconds)
+        sampler.stop.set()
+        sampler.join()
         after = wait_idle(d)
         report = summarize(opts, results, elapsed, before, after, failures)
+        report["rss_trend_kib"] = rss_trend(sampler.samples)
     report["daemon_exit_ok"] = d.proc.returncode == 0
     if not report["daemon_exit_ok"]:
         failures.append(f"hyperpoold exited with {d.proc.returncode}")
@@ -390,6 +437,9 @@ def print_report(r, failures):
         a = r["after"]["processes"].get(pid, {})
         print(f"process {pid} {b['name']}: RSS {b['rss_kib']} -> {a.get('rss_kib')} KiB, "
               f"fds {b['fds']} -> {a.get('fds')}")
+    for pid, t in r.get("rss_trend_kib", {}).items():
+        print(f"process {pid} RSS during the run ({t['samples']} samples): start {t['start']}, "
+              f"middle {t['middle']}, end {t['end']}, max {t['max']} KiB")
     print(f"VMs: {r['before']['vms']} -> {r['after']['vms']}")
     for f in failures:
         print("FAIL: " + f)

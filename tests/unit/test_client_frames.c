@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "hp_mpscan.h"
 #include "hyperpool.h"
 
 /* --- what the callbacks saw ---------------------------------------------------------------- */
@@ -316,6 +317,12 @@ static void test_hostile_streams(void)
 	broken_by("error an int", BYTES("\x94\x01\x01\x05\xc0"), HP_E_BAD_REQUEST);
 	broken_by("error map without code", BYTES("\x94\x01\x01\x81\xa1x\x01\xc0"), HP_E_BAD_REQUEST);
 	broken_by("error code an int", BYTES("\x94\x01\x01\x81\xa4" "code\x01\xc0"), HP_E_BAD_REQUEST);
+	/* found by fuzz_client_frames: a code name with a NUL reached callers as an empty name */
+	broken_by("error code with a NUL", BYTES("\x94\x01\x01\x81\xa4" "code\xa2\x00x\xc0"),
+		  HP_E_BAD_REQUEST);
+	broken_by("error code empty", BYTES("\x94\x01\x01\x81\xa4" "code\xa0\xc0"), HP_E_BAD_REQUEST);
+	broken_by("error code with a space", BYTES("\x94\x01\x01\x81\xa4" "code\xa3" "a b\xc0"),
+		  HP_E_BAD_REQUEST);
 	broken_by("a request without params", BYTES("\x94\x00\x01\xa1x\xc0"), HP_E_BAD_REQUEST);
 	broken_by("the daemon hangs up", NULL, 0, HP_E_SYSTEM);
 	/* the 1 MiB frame limit of broken_by: a 2 MiB bin is refused from its header */
@@ -365,6 +372,32 @@ static void test_error_responses(void)
 	pair_close(&p);
 }
 
+/* Values are at most HP_MP_VALUE_DEPTH deep, where msgpack-c stops: a 32-deep result is
+ * delivered and unpacks; a 33-deep one (found by fuzz_client_frames: it was delivered and then
+ * failed in hpc_result_unpack) fails its own call, and the connection goes on. */
+static void test_deep_results(void)
+{
+	struct pair p;
+	pair_open(&p, 0);
+	uint32_t ids[2] = { queue_call(&p), queue_call(&p) };
+	CHECK(pump(&p, NULL) == 0);
+	for (int i = 0; i < 2; i++) {
+		uint8_t frame[64] = { 0x94, 0x01, (uint8_t)ids[i], 0xc0 };
+		size_t levels = HP_MP_VALUE_DEPTH + (size_t)i, n = 4;
+		memset(frame + n, 0x91, levels - 1);
+		n += levels - 1;
+		frame[n++] = 0x90; /* the innermost: an empty array, a level too */
+		peer_send(&p, frame, n);
+	}
+	CHECK(pump(&p, NULL) == 0);
+	CHECK_EQ_U64(p.rec.n, 2);
+	CHECK(p.rec.code[0] == HP_OK && p.rec.len[0] == HP_MP_VALUE_DEPTH);
+	CHECK(p.rec.code[1] == HP_E_BAD_REQUEST);
+	CHECK_STR_CONTAINS(p.rec.msg[1], "at most 32 levels");
+	CHECK(!hpc_broken(p.c, NULL));
+	pair_close(&p);
+}
+
 /* A request from the daemon gets no_such_method, the connection goes on; a notification is
  * ignored. */
 static void test_daemon_request(void)
@@ -404,6 +437,46 @@ static void test_daemon_request(void)
 	send_ok(&p, id, 3);
 	CHECK(pump(&p, NULL) == 0);
 	CHECK(p.rec.n == 1 && p.rec.value[0] == 3);
+	pair_close(&p);
+}
+
+static void count_and_answer_nil(struct hpc_conn *c, const uint8_t *args, size_t args_len,
+				 struct hpc_answer *answer, void *ctx)
+{
+	(void)c, (void)args, (void)args_len;
+	++*(int *)ctx;
+	answer->status = HP_OK;
+	answer->bytes = "\xc0";
+	answer->len = 1;
+}
+
+/* A daemon's request whose params are deeper than a value may be (found by
+ * fuzz_client_frames: the function's echo of them made a response msgpack-c cannot unpack) is
+ * answered bad_request without calling the function; 32 levels reach it. */
+static void test_deep_request(void)
+{
+	struct pair p;
+	pair_open(&p, 0);
+	int calls = 0;
+	CHECK(hpc_provide(p.c, "f", count_and_answer_nil, &calls, NULL) == 0);
+	for (size_t levels = HP_MP_VALUE_DEPTH; levels <= HP_MP_VALUE_DEPTH + 1; levels++) {
+		uint8_t frame[64] = { 0x94, 0x00, (uint8_t)levels, 0xa1, 'f' };
+		size_t n = 5;
+		memset(frame + n, 0x91, levels - 1); /* params, then arrays inside */
+		n += levels - 1;
+		frame[n++] = 0x90;
+		peer_send(&p, frame, n);
+		CHECK(pump(&p, NULL) == 0);
+		uint8_t buf[512];
+		size_t got = peer_read(&p, buf, sizeof(buf));
+		bool is_error = got > 4 && buf[3] != 0xc0; /* [1, id, error, result] */
+		CHECK_MSG(got > 3 && buf[0] == 0x94 && buf[1] == 0x01 && buf[2] == levels, "%zu levels", levels);
+		CHECK_MSG(is_error == (levels > HP_MP_VALUE_DEPTH), "%zu levels: error %d", levels, is_error);
+		if (is_error)
+			CHECK(memmem(buf, got, "bad_request", 11) != NULL);
+	}
+	CHECK(calls == 1);
+	CHECK(!hpc_broken(p.c, NULL));
 	pair_close(&p);
 }
 
@@ -549,6 +622,8 @@ int main(void)
 	test_hostile_streams();
 	test_hangup_mid_frame();
 	test_error_responses();
+	test_deep_results();
+	test_deep_request();
 	test_daemon_request();
 	test_close_with_pending();
 	test_sync();

@@ -142,17 +142,18 @@ static void test_result(void)
 				     "output length 1025 (limit 1024)", 0 };
 	run_result(&over, zeros, HP_ABORT_MSG_MAX + 1);
 
-	/* depth: HP_MP_MAX_DEPTH levels pass, one more and 10,000 do not */
-	struct result_case deep = { "64 levels", HP_OK, NULL, 0, 0, 0, NULL, 0 };
-	uint8_t *b = nested(HP_MP_MAX_DEPTH);
+	/* depth: HP_MP_VALUE_DEPTH levels pass, one more and 10,000 do not */
+	struct result_case deep = { "32 levels", HP_OK, NULL, 0, 0, 0, NULL, 0 };
+	uint8_t *b = nested(HP_MP_VALUE_DEPTH);
 	deep.expect = (const char *)b;
-	deep.expect_len = HP_MP_MAX_DEPTH + 1;
-	run_result(&deep, b, HP_MP_MAX_DEPTH + 1);
+	deep.expect_len = HP_MP_VALUE_DEPTH + 1;
+	run_result(&deep, b, HP_MP_VALUE_DEPTH + 1);
 	free(b);
-	deep = (struct result_case){ "65 levels", HP_OK, NULL, 0, 0, -1,
-				     "nesting too deep at offset 64", 0 };
-	b = nested(HP_MP_MAX_DEPTH + 1);
-	run_result(&deep, b, HP_MP_MAX_DEPTH + 2);
+	_Static_assert(HP_MP_VALUE_DEPTH == 32, "the messages below name 32 levels");
+	deep = (struct result_case){ "33 levels", HP_OK, NULL, 0, 0, -1,
+				     "nesting too deep at offset 32", 0 };
+	b = nested(HP_MP_VALUE_DEPTH + 1);
+	run_result(&deep, b, HP_MP_VALUE_DEPTH + 2);
 	free(b);
 	deep.name = "10,000 levels";
 	deep.output_size = 16384;

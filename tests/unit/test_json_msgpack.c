@@ -262,27 +262,27 @@ static void test_round_trips(void)
 		free(mp);
 	}
 
-	/* 10 deep, and the limit: 64 deep works both ways. */
+	/* 10 deep, and the limit: HP_JSON_MSGPACK_MAX_DEPTH deep works both ways. */
 	{
 		char deep[200];
 		size_t o = 0;
 
-		for (int i = 0; i < 64; i++)
+		for (int i = 0; i < HP_JSON_MSGPACK_MAX_DEPTH; i++)
 			deep[o++] = '[';
 		deep[o++] = '1';
-		for (int i = 0; i < 64; i++)
+		for (int i = 0; i < HP_JSON_MSGPACK_MAX_DEPTH; i++)
 			deep[o++] = ']';
 		deep[o] = '\0';
 		check_rt(deep);
 
 		o = 0;
-		for (int i = 0; i < 64; i++)
+		for (int i = 0; i < HP_JSON_MSGPACK_MAX_DEPTH; i++)
 			o += (size_t)sprintf(deep + o, "%s", i % 2 ? "[" : "{\"\":");
 		deep[o] = '\0';
-		/* 64 levels alternating map/array, innermost value 1 */
+		/* the limit's levels alternating map/array, innermost value 1 */
 		char full[400];
 		o = (size_t)sprintf(full, "%s1", deep);
-		for (int i = 63; i >= 0; i--)
+		for (int i = HP_JSON_MSGPACK_MAX_DEPTH - 1; i >= 0; i--)
 			full[o++] = i % 2 ? ']' : '}';
 		full[o] = '\0';
 		check_rt(full);
@@ -457,25 +457,26 @@ static void test_json_errors(void)
 	check_j2m_err("{\"$ext\":[1.0,\"\"]}", "invalid \"$ext\" object");
 	check_j2m_err("{\"$ext\":[1,\"A\"]}", "invalid \"$ext\" object: base64");
 
-	/* Depth 65. */
+	/* One level past the limit. */
 	{
-		char deep[400];
+		char deep[400], msg[64];
 		size_t o = 0;
+		snprintf(msg, sizeof(msg), "nesting deeper than %d levels", HP_JSON_MSGPACK_MAX_DEPTH);
 
-		for (int i = 0; i < 65; i++)
+		for (int i = 0; i < HP_JSON_MSGPACK_MAX_DEPTH + 1; i++)
 			deep[o++] = '[';
-		for (int i = 0; i < 65; i++)
+		for (int i = 0; i < HP_JSON_MSGPACK_MAX_DEPTH + 1; i++)
 			deep[o++] = ']';
 		deep[o] = '\0';
-		check_j2m_err(deep, "nesting deeper than 64 levels");
+		check_j2m_err(deep, msg);
 		o = 0;
-		for (int i = 0; i < 65; i++)
+		for (int i = 0; i < HP_JSON_MSGPACK_MAX_DEPTH + 1; i++)
 			o += (size_t)sprintf(deep + o, "{\"\":");
 		deep[o++] = '0';
-		for (int i = 0; i < 65; i++)
+		for (int i = 0; i < HP_JSON_MSGPACK_MAX_DEPTH + 1; i++)
 			deep[o++] = '}';
 		deep[o] = '\0';
-		check_j2m_err(deep, "nesting deeper than 64 levels");
+		check_j2m_err(deep, msg);
 	}
 
 	/* Many integers above INT64_MAX: 1024 work, 1025 do not. */
@@ -544,39 +545,44 @@ static void test_msgpack_errors(void)
 	check_m2j_err("offset 2: 3 trailing bytes", 0x91, 0xc0, 0xc0, 0xc0, 0xc0);
 	check_m2j_err("offset 1: invalid type byte 0xc1", 0x91, 0xc1);
 
-	/* Depth: 64 nested arrays work, 65 do not; maps used as keys count too. */
+	/* Depth: the limit's nested arrays work, one more does not; maps used as keys count too. */
 	{
-		uint8_t deep[70];
+		enum { D = HP_JSON_MSGPACK_MAX_DEPTH };
+		uint8_t deep[D + 6];
+		char msg[80];
 
-		memset(deep, 0x91, 65);
-		deep[65] = 0xc0;
-		check_m2j_err_at(deep, 66, "offset 64: nesting deeper than 64 levels", __LINE__);
+		memset(deep, 0x91, D + 1);
+		deep[D + 1] = 0xc0;
+		snprintf(msg, sizeof(msg), "offset %d: nesting deeper than %d levels", D, D);
+		check_m2j_err_at(deep, D + 2, msg, __LINE__);
 		char *j = NULL;
-		CHECK(hp_msgpack_to_json(deep + 1, 65, &j, err, sizeof(err)) == 0);
-		CHECK(j && strlen(j) == 64 * 2 + 4);
+		CHECK(hp_msgpack_to_json(deep + 1, D + 1, &j, err, sizeof(err)) == 0);
+		CHECK(j && strlen(j) == D * 2 + 4);
 		free(j);
 
-		/* 63 arrays, then a map whose key is an array: the key is level 65. */
-		memset(deep, 0x91, 63);
-		deep[63] = 0x81;
-		deep[64] = 0x91;
-		deep[65] = 0xc0;
-		deep[66] = 0xc0;
-		check_m2j_err_at(deep, 67, "nesting deeper than 64 levels", __LINE__);
+		/* D - 1 arrays, then a map whose key is an array: the key is level D + 1. */
+		memset(deep, 0x91, D - 1);
+		deep[D - 1] = 0x81;
+		deep[D] = 0x91;
+		deep[D + 1] = 0xc0;
+		deep[D + 2] = 0xc0;
+		snprintf(msg, sizeof(msg), "nesting deeper than %d levels", D);
+		check_m2j_err_at(deep, D + 3, msg, __LINE__);
 	}
 
-	/* Maps as keys of maps as keys ...: every level doubles the backslashes. 40 levels would
-	 * be 2^40 bytes of JSON from 83 bytes of msgpack; the output budget stops it. */
+	/* Maps as keys of maps as keys ...: every level doubles the backslashes. 30 levels (within
+	 * the depth limit) would be 2^30 bytes of JSON from 63 bytes of msgpack; the output budget
+	 * stops it. */
 	{
 		uint8_t nest[100];
 		size_t o = 0;
 		double t0 = now();
 
-		for (int i = 0; i < 40; i++)
+		for (int i = 0; i < 30; i++)
 			nest[o++] = 0x81;
 		nest[o++] = 0xa1;
 		nest[o++] = '"';
-		for (int i = 0; i < 41; i++)
+		for (int i = 0; i < 31; i++)
 			nest[o++] = 0xc0;
 		check_m2j_err_at(nest, o, "JSON output too large", __LINE__);
 		CHECK(now() - t0 < 1.0);

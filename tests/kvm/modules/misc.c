@@ -23,8 +23,8 @@
  *   raw_result(s)         ends the call with status OK and the output bytes of case s, as they
  *                         are (the host must check them): "two_objects" 01 02, "truncated"
  *                         92 01, "huge_array" dd ff ff ff ff, "huge_str" a str32 header of
- *                         100 MiB and 3 bytes, "deep" 10,000 x 91 then c0, "deep64" 64 x 91
- *                         then c0, "bad_utf8" a3 61 ff 62, "ext" d4 01 00, "valid" [1, "é"]
+ *                         100 MiB and 3 bytes, "deep" 10,000 x 91 then c0, "deep32" and
+ *                         "deep33" 32 and 33 x 91 then c0, "bad_utf8" a3 61 ff 62, "ext" d4 01 00, "valid" [1, "é"]
  *   bad_message()         error "bad \xff\xfe end \xc0\xaf" (not UTF-8)
  *   bad_panic()           hp_panic("caf\xc3\xa9 \xff \x1b[0m") (UTF-8, a bad byte, ESC)
  */
@@ -261,8 +261,10 @@ static int raw_result(const hp_args *args, hp_out *out)
 	hp_arg_str(args, 0, &s, &n);
 	if (n == 4 && !memcmp(s, "deep", 4))
 		return put_nested(out, 10000);
-	if (n == 6 && !memcmp(s, "deep64", 6))
-		return put_nested(out, 64);
+	if (n == 6 && !memcmp(s, "deep32", 6))
+		return put_nested(out, 32);
+	if (n == 6 && !memcmp(s, "deep33", 6))
+		return put_nested(out, 33);
 	for (size_t i = 0; i < sizeof(crafted) / sizeof(crafted[0]); i++)
 		if (strlen(crafted[i].name) == n && !memcmp(s, crafted[i].name, n))
 			return put_raw(out, crafted[i].bytes, crafted[i].len);
