@@ -30,6 +30,7 @@
  */
 #include <assert.h>
 #include <hyperpool/guest.h>
+#include "arch_guest.h" /* hp_arch_hypercall: guest/arch/<arch>/, on the guest include path */
 #include "hp_abi.h"
 #include "hp_status.h"
 #include <math.h>
@@ -288,10 +289,10 @@ static int bad_panic(const hp_args *args, hp_out *out)
 
 #define HCB ((volatile struct hp_call_block *)HP_GPA_CONTROL)
 
+/* The runtime's own hypercall (arch_guest.h, on every guest include path): the store only. */
 static void raw_hostcall(void)
 {
-	__asm__ volatile("movl %0, (%1)" : : "r"((uint32_t)HP_HC_HOST_CALL), "r"((uintptr_t)HP_GPA_HYPERCALL)
-			 : "memory");
+	hp_arch_hypercall(HP_HC_HOST_CALL);
 }
 
 /* host(name, args) -> [status, result or message]: the host function's answer as it came. */
