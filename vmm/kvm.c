@@ -14,9 +14,8 @@
 static const struct {
 	int cap;
 	const char *name;
-} required_caps[] = {
+} required_caps[] = { /* every arch; an arch checks its own in hp_arch_kvm_init */
 	{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
-	{ KVM_CAP_SYNC_REGS, "KVM_CAP_SYNC_REGS" },
 	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
 };
 

@@ -59,15 +59,7 @@ core_call_entry:
 	.endr
 	eret
 
-/* 16 slots of 0x80 bytes; the slot number tells the host which kind of exception from where. */
-	.balign 2048
-core_vectors:
-	.irp slot, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
-	.balign 128
-	mov x5, #\slot
-	b core_fault
-	.endr
-
+/* Every exception: the details into x0..x5 (x5 = slot, set by the vector) for the host. */
 core_fault:
 	mrs x0, esr_el1
 	mrs x1, far_el1
@@ -79,3 +71,14 @@ core_fault:
 	str w6, [x7]
 1:	wfi                     /* the host never resumes a faulted call */
 	b 1b
+
+/* 16 slots of 0x80 bytes; the slot number tells the host which kind of exception from where. */
+	.balign 2048
+core_vectors:
+	.irp slot, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	.balign 128
+	mov x5, #\slot
+	b core_fault
+	.endr
+	.balign 128             /* the table is whole: the host checks it lies in the core */
+

@@ -27,16 +27,16 @@
 #define EC_SERROR    0x2f
 #define EC_BRK       0x3c
 
-/* The fault status code (DFSC/IFSC) of an abort's ISS. */
+/* The fault status code (DFSC/IFSC) of an abort's ISS, in the words of x86_64's page-fault
+ * messages where they mean the same (translation fault: "not mapped", permission fault:
+ * "protection violation"), so that a page fault reads alike on both arches. */
 static const char *fsc_name(uint64_t fsc)
 {
 	switch (fsc & 0x3c) {
-	case 0x04: return "translation fault, not mapped";
+	case 0x04: return "not mapped";
 	case 0x08: return "access flag fault";
-	case 0x0c: return "permission fault";
+	case 0x0c: return "protection violation";
 	}
-	if (fsc == 0x21)
-		return "alignment fault";
 	if (fsc == 0x10)
 		return "synchronous external abort";
 	if (fsc == 0x35)
@@ -48,10 +48,12 @@ struct fault {
 	uint64_t esr, far, elr, spsr, sp, slot;
 };
 
+#define FSC_ALIGNMENT 0x21
+
 static void decode_abort(const struct hp_vm *vm, const struct fault *f, struct hp_exit *ex)
 {
 	const struct hp_layout *l = &vm->mod->layout;
-	uint64_t iss = ESR_ISS(f->esr), ec = ESR_EC(f->esr);
+	uint64_t iss = ESR_ISS(f->esr), ec = ESR_EC(f->esr), fsc = iss & 0x3f;
 	bool data = ec == EC_DABT_LOW || ec == EC_DABT_CUR;
 	if (data && f->far >= l->guard && f->far < l->guard + HP_PAGE_SIZE) {
 		hp_fail(&ex->error, HP_E_GUEST_FAULT,
@@ -61,10 +63,16 @@ static void decode_abort(const struct hp_vm *vm, const struct fault *f, struct h
 	}
 	/* Cache maintenance (CM, bit 8) reports WnR = 1 without being a write. */
 	const char *what = !data ? "executing" : (iss & (1u << 6)) && !(iss & (1u << 8)) ? "writing" : "reading";
+	if (fsc == FSC_ALIGNMENT) {
+		hp_fail(&ex->error, HP_E_GUEST_FAULT, "guest alignment fault %s 0x%llx at pc %#llx (ESR %#llx)",
+			what, (unsigned long long)f->far, (unsigned long long)f->elr,
+			(unsigned long long)f->esr);
+		return;
+	}
 	/* 0x%llx, not %#llx: the latter prints a null address as "0", not "0x0". */
-	hp_fail(&ex->error, HP_E_GUEST_FAULT, "guest %s abort %s 0x%llx at pc %#llx (%s)",
-		data ? "data" : "instruction", what, (unsigned long long)f->far,
-		(unsigned long long)f->elr, fsc_name(iss & 0x3f));
+	hp_fail(&ex->error, HP_E_GUEST_FAULT, "guest page fault %s 0x%llx at pc %#llx (%s; %s abort, ESR %#llx)",
+		what, (unsigned long long)f->far, (unsigned long long)f->elr, fsc_name(fsc),
+		data ? "data" : "instruction", (unsigned long long)f->esr);
 }
 
 static const char *sync_name(uint64_t ec)

@@ -31,6 +31,9 @@ static const struct kvm_cpuid_entry2 *cpuid_find(const struct kvm_cpuid2 *c, uin
 
 int hp_arch_kvm_init(struct hp_kvm *kvm, struct hp_error *err)
 {
+	/* Every call's registers go in through kvm_run (vcpu.c). */
+	if (ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) <= 0)
+		return hp_fail(err, HP_E_KVM, "/dev/kvm lacks KVM_CAP_SYNC_REGS, which hyperpool needs");
 	struct x86_kvm *x = calloc(1, sizeof(*x));
 	if (!x)
 		return hp_fail(err, HP_E_NO_MEMORY, "out of memory");
