@@ -8,6 +8,7 @@
 #include <pthread.h>
 
 #include "kvmtest.h"
+#include "canary_expect.h"
 #include "modules/canary.h"
 
 #define CANARY_BASE 0xca9a000000000000ull
@@ -133,8 +134,8 @@ static void pool_faulted(struct hp_pool *pool)
 	struct kt_call c;
 	struct kt_args a;
 	msgpack_pack_uint64(kt_args_begin(&a, 1), CANARY_BASE + 41);
-	kt_call(vm, "scribble_fault", &a, &c); /* writes canaries everywhere, then #GP */
-	CHECK_CALL(&c, kt_is_status(&c, -1, HP_E_GUEST_FAULT, "general protection"));
+	kt_call(vm, "scribble_fault", &a, &c); /* writes canaries everywhere, then faults */
+	CHECK_CALL(&c, kt_is_status(&c, -1, HP_E_GUEST_FAULT, canary_fault_message));
 	kt_call_free(&c);
 	hp_pool_put(pool, vm);
 	st = stats(pool, "faulted VM put back");
@@ -154,8 +155,8 @@ static void pool_faulted(struct hp_pool *pool)
 
 	/* a VM whose faulted call is the last before the put */
 	CHECK(hp_pool_get(pool, &vm, &err) == 0);
-	kt_call0(vm, "hlt", &c);
-	CHECK_CALL(&c, kt_is_status(&c, -1, HP_E_GUEST_FAULT, "general protection"));
+	kt_call0(vm, canary_privileged_fn, &c);
+	CHECK_CALL(&c, kt_is_status(&c, -1, HP_E_GUEST_FAULT, canary_fault_message));
 	kt_call_free(&c);
 	hp_pool_put(pool, vm);
 	CHECK(hp_pool_get(pool, &again, &err) == 0);
@@ -423,7 +424,7 @@ static void *worker(void *p)
 			/* now and then a call that leaves canaries and faults */
 			msgpack_pack_uint64(kt_args_begin(&a, 1), canary);
 			kt_call(vm, "scribble_fault", &a, &c);
-			if (kt_is_status(&c, -1, HP_E_GUEST_FAULT, "general protection"))
+			if (kt_is_status(&c, -1, HP_E_GUEST_FAULT, canary_fault_message))
 				w->faults++;
 			else
 				w->wrong++;

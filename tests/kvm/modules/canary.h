@@ -38,4 +38,14 @@ struct fpu_dump {
 	uint32_t have_avx;
 	uint32_t pad[15];
 };
+/* What aarch64's regs returns: the FP/SIMD registers and what else EL0 can write, as found at
+ * the function's entry (an assembly stub saves them before any compiled code runs). */
+#define A64_FPCR_CANARY 0x03c00000u /* RMode toward zero, FZ, DN */
+#define A64_FPSR_CANARY 0x0800009fu /* QC and every cumulative exception flag */
+#define A64_NZCV_CANARY 0xf0000000u
+struct a64_regs_dump {
+	uint8_t v[32][16];
+	uint64_t fpcr, fpsr, tpidr_el0, nzcv;
+};
+
 #endif
