@@ -37,4 +37,13 @@ static inline uint8_t *sample_memory(struct hp_layout *l, struct hp_region *regi
 	return mem;
 }
 
+/* The region of a sample layout that holds va, or NULL (the paging tests). */
+static inline const struct hp_region *region_of(const struct hp_region *r, unsigned n, uint64_t va)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (va >= r[i].start && va - r[i].start < r[i].size)
+			return &r[i];
+	return NULL;
+}
+
 #endif

@@ -40,14 +40,6 @@ static uint64_t desc(const uint8_t *mem, uint64_t root, uint64_t va)
 	return 0;
 }
 
-static const struct hp_region *region_of(const struct hp_region *r, unsigned n, uint64_t va)
-{
-	for (unsigned i = 0; i < n; i++)
-		if (va >= r[i].start && va - r[i].start < r[i].size)
-			return &r[i];
-	return NULL;
-}
-
 static void check_leaf(uint64_t e, const struct hp_region *r, uint64_t addr)
 {
 	bool user = r->flags & HP_MAP_USER, x = r->flags & HP_MAP_X;

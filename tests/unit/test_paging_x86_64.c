@@ -35,14 +35,6 @@ static uint64_t pte(const uint8_t *mem, uint64_t cr3, uint64_t va, int *level_mi
 	return 0;
 }
 
-static const struct hp_region *region_of(const struct hp_region *r, unsigned n, uint64_t va)
-{
-	for (unsigned i = 0; i < n; i++)
-		if (va >= r[i].start && va - r[i].start < r[i].size)
-			return &r[i];
-	return NULL;
-}
-
 static void test_page_tables(void)
 {
 	struct hp_layout l;

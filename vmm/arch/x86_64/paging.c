@@ -11,29 +11,9 @@
 #include <string.h>
 
 #include "arch/arch.h"
+#include "arch/page_tables.h"
 #include "hp_abi.h"
 #include "x86_64.h"
-
-struct pt_alloc {
-	uint8_t *mem;
-	uint64_t next, end;
-};
-
-static uint64_t *table_at(struct pt_alloc *a, uint64_t gpa)
-{
-	return (uint64_t *)(void *)(a->mem + gpa);
-}
-
-static int alloc_table(struct pt_alloc *a, uint64_t *gpa, struct hp_error *err)
-{
-	if (a->next >= a->end)
-		return hp_fail(err, HP_E_INVALID, "page tables need more than %llu KiB",
-			       (unsigned long long)(HP_PAGE_TABLES_MAX >> 10));
-	*gpa = a->next;
-	memset(a->mem + a->next, 0, HP_PAGE_SIZE);
-	a->next += HP_PAGE_SIZE;
-	return 0;
-}
 
 /* Returns the next-level table that entry `idx` of `table` points to, creating it. */
 static int descend(struct pt_alloc *a, uint64_t table, unsigned idx, uint64_t *next,
@@ -81,24 +61,16 @@ static int map_page(struct pt_alloc *a, uint64_t pml4, uint64_t va, uint64_t bit
 int hp_arch_build_page_tables(uint8_t *mem, uint64_t mem_size, const struct hp_region *regions,
 			     unsigned nregions, uint64_t *cr3, struct hp_error *err)
 {
-	if (mem_size < HP_GPA_PAGE_TABLES + HP_PAGE_SIZE)
-		return hp_fail(err, HP_E_INVALID, "guest memory too small for page tables");
-	uint64_t end = HP_GPA_PAGE_TABLES + HP_PAGE_TABLES_MAX;
-	struct pt_alloc a = { mem, HP_GPA_PAGE_TABLES, end < mem_size ? end : mem_size };
+	struct pt_alloc a = { 0 };
+	if (pt_alloc_init(&a, mem, mem_size, err))
+		return -1;
 	uint64_t pml4;
 	if (alloc_table(&a, &pml4, err))
 		return -1;
 	for (unsigned i = 0; i < nregions; i++) {
 		const struct hp_region *r = &regions[i];
-		bool inside = r->size <= mem_size && r->start <= mem_size - r->size;
-		if ((r->start | r->size) & (HP_PAGE_SIZE - 1) || !(r->flags & HP_MAP_MMIO) != inside ||
-		    r->start + r->size < r->start || r->start + r->size > (1ull << 47))
-			return hp_fail(err, HP_E_INVALID, "region '%s' [%#llx, +%#llx) is misplaced (MMIO outside guest memory, the rest inside)",
-				       r->name, (unsigned long long)r->start,
-				       (unsigned long long)r->size);
-		if (r->start < a.end && r->start + r->size > HP_GPA_PAGE_TABLES)
-			return hp_fail(err, HP_E_INVALID, "region '%s' overlaps the page tables",
-				       r->name);
+		if (pt_check_region(&a, mem_size, (1ull << 47), r, err))
+			return -1;
 		uint64_t bits = leaf_bits(r->flags);
 		for (uint64_t va = r->start; va < r->start + r->size; va += HP_PAGE_SIZE)
 			if (map_page(&a, pml4, va, bits, r->name, err))
