@@ -48,6 +48,10 @@ def args():
     return sys.argv[1], sys.argv[2], (sys.argv[3] if len(sys.argv) > 3 else None)
 
 
+# HP_ISOLATION=process runs every module of a test in worker processes (meson runs the e2e
+# tests once per mode); a module's own `isolation` key wins.
+ISOLATION = os.environ.get("HP_ISOLATION", "")
+
 DEFAULT_MODULES = {
     "math": {"pool_min": 1, "pool_max": 2},
     "echo": {"pool_min": 1, "pool_max": 2},
@@ -70,6 +74,8 @@ class Daemon:
             lines.append(f"{k} = {v}")
         for name, keys in (modules if modules is not None else DEFAULT_MODULES).items():
             lines += ["", f"[module {name}]", f"path = {os.path.join(examples, keys.get('elf', name + '.elf'))}"]
+            if ISOLATION and "isolation" not in keys:
+                lines.append(f"isolation = {ISOLATION}")
             lines += [f"{k} = {v}" for k, v in keys.items() if k != "elf"]
         with open(self.config, "w") as f:
             f.write("\n".join(lines) + "\n" + extra_conf)
