@@ -587,21 +587,21 @@ void hpd_proc_session_close(struct hpd_session *s)
 /* --- calls (a front worker thread) ------------------------------------------------------- */
 
 /* The guest asked for a host function the client answers: ask it, tell the worker. */
-static void serve_host(struct hpd_job *j, struct hpd_proc *p, uint64_t gen, struct hpd_pending *w)
+static void serve_host(struct hpd_job *j, struct hpd_proc *p, uint64_t gen,
+		       const struct hpd_wire *req, uint8_t *bytes)
 {
 	struct hp_host_reply r;
-	uint32_t name_len = w->h.c;
-	if (name_len == 0 || name_len >= HP_HOST_NAME_MAX || name_len > w->h.len)
+	uint32_t name_len = req->c;
+	if (name_len == 0 || name_len >= HP_HOST_NAME_MAX || name_len > req->len)
 		hpd_host_reply_text(&r, HP_E_INVALID, "bad host call from the worker process");
 	else
-		hpd_job_ask_client(j, (const char *)w->payload, name_len, w->payload + name_len,
-				   w->h.len - name_len, &r);
-	struct hpd_wire h = { .len = (uint32_t)r.len, .type = W_HOST_REPLY, .tag = w->tag,
+		hpd_job_ask_client(j, (const char *)bytes, name_len, bytes + name_len,
+				   req->len - name_len, &r);
+	struct hpd_wire h = { .len = (uint32_t)r.len, .type = W_HOST_REPLY, .tag = req->tag,
 			      .c = (uint32_t)r.status };
 	struct iovec iov = { (void *)r.bytes, r.len };
 	send_to(p, gen, &h, &iov, 1);
-	free(w->payload);
-	w->payload = NULL;
+	free(bytes);
 }
 
 /* Waits for the call's answer, serving its host calls; a process that outlives the call's
@@ -614,10 +614,13 @@ static void await_result(struct hpd_job *j, struct hpd_proc *p, uint64_t gen, st
 				  .tv_nsec = (long)(wait_ns % 1000000000ull) };
 	pthread_mutex_lock(&ps->lock);
 	for (int rc = 0; !w->done;) {
-		if (w->host) {
+		if (w->host) { /* taken out of w: the result may arrive while we serve it */
+			struct hpd_wire req = w->h;
+			uint8_t *bytes = w->payload;
 			w->host = false;
+			w->payload = NULL;
 			pthread_mutex_unlock(&ps->lock);
-			serve_host(j, p, gen, w);
+			serve_host(j, p, gen, &req, bytes);
 			pthread_mutex_lock(&ps->lock);
 			continue;
 		}
@@ -637,7 +640,7 @@ static void await_result(struct hpd_job *j, struct hpd_proc *p, uint64_t gen, st
 static int to_result(struct hpd_module *m, const struct hpd_wire *h, const uint8_t *pl,
 		     struct hp_call_result *res, struct hp_error *err)
 {
-	if (h->type == 0)
+	if (h->type == 0 || !pl)
 		return hp_fail(err, HP_E_WORKER_LOST, "the worker process of module '%s' running the "
 			       "call died; it is being restarted", m->name);
 	static const struct hp_mp_limits lim = { .flags = HP_MP_F_UTF8 | HP_MP_F_NO_EXT };

@@ -58,7 +58,7 @@ struct wk {
 	pthread_t *threads;
 	unsigned nthreads;
 	pthread_mutex_t lock;
-	pthread_cond_t work, host;
+	pthread_cond_t work, host, idle; /* idle: a session's call let go of its VM */
 	struct wk_call *q_head, *q_tail, *running;
 	struct wk_session *sessions;
 	bool stop;
@@ -250,14 +250,20 @@ static struct hp_vm *call_vm(struct wk *w, struct wk_call *c, struct wk_session 
 		return hp_pool_get(w->pool, &vm, err) ? NULL : vm;
 	pthread_mutex_lock(&w->lock);
 	struct wk_session *s = find_session(w, c->session);
-	if (s && !s->busy) {
+	/* The front sends a session's next call once the last one answered, which may be just
+	 * before that call's runner let go of the VM: wait for it. */
+	while (s && s->busy) {
+		pthread_cond_wait(&w->idle, &w->lock);
+		s = find_session(w, c->session);
+	}
+	if (s) {
 		s->busy = true;
 		*sp = s;
 		vm = s->vm;
 	}
 	pthread_mutex_unlock(&w->lock);
 	if (!vm)
-		hp_fail(err, HP_E_INVALID, "worker %u has no free session %u", w->index, c->session);
+		hp_fail(err, HP_E_INVALID, "worker %u has no session %u", w->index, c->session);
 	return vm;
 }
 
@@ -285,8 +291,10 @@ static void run_call(struct wk *w, struct wk_call *c)
 	pthread_mutex_lock(&w->lock);
 	c->vm = NULL;
 	bool close = s && s->closing;
-	if (s)
+	if (s) {
 		s->busy = false;
+		pthread_cond_broadcast(&w->idle);
+	}
 	pthread_mutex_unlock(&w->lock);
 	if (s) {
 		if (close) {
@@ -485,6 +493,7 @@ int hpd_worker_main(void)
 	pthread_mutex_init(&w.lock, NULL);
 	pthread_cond_init(&w.work, NULL);
 	pthread_cond_init(&w.host, NULL);
+	pthread_cond_init(&w.idle, NULL);
 	if (wk_init(&w))
 		return 1;
 	char err[256];

@@ -74,9 +74,9 @@ class Daemon:
             lines.append(f"{k} = {v}")
         for name, keys in (modules if modules is not None else DEFAULT_MODULES).items():
             lines += ["", f"[module {name}]", f"path = {os.path.join(examples, keys.get('elf', name + '.elf'))}"]
+            lines += [f"{k} = {v}" for k, v in keys.items() if k != "elf"]
             if ISOLATION and "isolation" not in keys:
                 lines.append(f"isolation = {ISOLATION}")
-            lines += [f"{k} = {v}" for k, v in keys.items() if k != "elf"]
         with open(self.config, "w") as f:
             f.write("\n".join(lines) + "\n" + extra_conf)
         self.binary = binary
