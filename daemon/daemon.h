@@ -200,6 +200,8 @@ int hpd_module_set_info(struct hpd_module *m, const struct hpd_wire_ready *r, co
 			size_t len, char *err, size_t errlen);
 /* The worker process's lock-down once its pool is built (lockdown.c). */
 int hpd_worker_lockdown(unsigned vms, char *err, size_t errlen);
+/* The worker's seccomp filter alone (the lock-down's last step; test_lockdown). */
+int hpd_seccomp_install(char *err, size_t errlen);
 
 /* --- connections (conn.c) ----------------------------------------------------------------- */
 

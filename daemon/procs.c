@@ -214,6 +214,8 @@ static int start_proc(struct hpd_proc *p, char *err, size_t errlen)
 	p->gen++;
 	p->load = 0;
 	p->started_ns = hpd_now_ns();
+	if (ps->closing) /* hpd_procs_stop came while it started: its supervisor reads the end */
+		shutdown(fd, SHUT_RDWR);
 	pthread_mutex_unlock(&ps->lock);
 	return 0;
 }
