@@ -58,6 +58,22 @@ with Daemon(binary, examples, modules=modules) as d:
     check(err is None and "add" in next(m for m in mods if m["name"] == "math")["functions"],
           "modules lists the functions a worker process reported")
 
+    # what a worker kept: its socket to the front and KVM; seccomp, no_new_privs, rlimits
+    w = wait_workers(d, "math", 2)[0]
+    with open(f"/proc/{w}/status") as f:
+        status = dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+    check(status.get("Seccomp") == "2" and status.get("NoNewPrivs") == "1",
+          f"the worker runs under a seccomp filter with no_new_privs: {status.get('Seccomp')} {status.get('NoNewPrivs')}")
+    with open(f"/proc/{w}/limits") as f:
+        limits = f.read()
+    check(re.search(r"Max processes\s+0\s+0", limits) and re.search(r"Max core file size\s+0\s+0", limits)
+          and re.search(r"Max file size\s+0\s+0", limits), f"rlimits: no processes, files, cores:\n{limits}")
+    links = [os.readlink(f"/proc/{w}/fd/{n}") for n in os.listdir(f"/proc/{w}/fd") if int(n) > 2]
+    sockets = [l for l in links if l.startswith("socket:")]
+    check(len(sockets) == 1, f"one socket only (to the front), no listener: {links}")
+    check(not any(l.startswith("/") and not l.startswith(("/dev/", "/memfd:", "/proc/"))
+                  for l in links), f"no file of the front's past stdio: {links}")
+
     # a worker SIGKILLed mid-call
     victim = wait_workers(d, "hostile", 1)[0]
     long_call = c.request("call", ["hostile", "loop_forever", [], {"timeout_ms": 8000}])
@@ -100,6 +116,24 @@ with Daemon(binary, examples, modules=modules) as d:
     check(waits == [100, 200, 400, 800, 1600], f"restarts back off 100 ms doubling: {waits}")
     check(len(wait_workers(d, "hostile", 1, timeout=15)) == 1, "after the loop it is back")
     check(ok(c.call("call", "math", "mul", [6, 7]), 42), "math never noticed")
+
+    # death by SIGSYS, as the seccomp filter kills (tests/unit/test_lockdown.c shows the filter
+    # kills so; no production path lets a test make a worker issue a forbidden syscall)
+    for _ in range(1000):
+        p = processes(c, "math")
+        if p["alive"] == 2:
+            break
+        time.sleep(0.01)
+    w = wait_workers(d, "math", 2)[0]
+    os.kill(w, signal.SIGSYS)
+    for _ in range(1000):
+        p = processes(c, "math")
+        if p["restarts"] == 1 and p["alive"] == 2:
+            break
+        time.sleep(0.01)
+    check(p["restarts"] == 1 and p["alive"] == 2, f"a worker killed by SIGSYS is restarted: {p}")
+    check(f"(pid {w}) was killed by signal 31 (Bad system call)" in d.log(), "... and the death logged")
+    check(ok(c.call("call", "math", "mul", [6, 7]), 42), "math serves on")
     c.close()
     other.close()
 
