@@ -302,22 +302,33 @@ static void buried(struct hpd_proc *p, int fd)
 		(unsigned long long)lived_ms, (unsigned long long)p->backoff_ms);
 }
 
+/* CLOCK_MONOTONIC, ms from now (ps->cond's clock). */
+static void deadline_in(struct timespec *ts, uint64_t ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	uint64_t ns = (uint64_t)ts->tv_nsec + ms * 1000000ull;
+	ts->tv_sec += (time_t)(ns / 1000000000ull);
+	ts->tv_nsec = (long)(ns % 1000000000ull);
+}
+
+/* Waits up to ms for *flag (under ps->lock) to become true; returns it. */
+static bool wait_for(struct hpd_procs *ps, const bool *flag, uint64_t ms)
+{
+	struct timespec until;
+	deadline_in(&until, ms);
+	pthread_mutex_lock(&ps->lock);
+	int rc = 0;
+	while (!*flag && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&ps->cond, &ps->lock, &until);
+	bool set = *flag;
+	pthread_mutex_unlock(&ps->lock);
+	return set;
+}
+
 /* Sleeps the backoff; true when the module is going away instead. */
 static bool backoff(struct hpd_proc *p)
 {
-	struct hpd_procs *ps = p->set;
-	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	uint64_t ns = (uint64_t)until.tv_nsec + p->backoff_ms * 1000000ull;
-	until.tv_sec += (time_t)(ns / 1000000000ull);
-	until.tv_nsec = (long)(ns % 1000000000ull);
-	pthread_mutex_lock(&ps->lock);
-	int rc = 0;
-	while (!ps->closing && rc != ETIMEDOUT)
-		rc = pthread_cond_timedwait(&ps->cond, &ps->lock, &until);
-	bool closing = ps->closing;
-	pthread_mutex_unlock(&ps->lock);
-	return closing;
+	return wait_for(p->set, &p->set->closing, p->backoff_ms);
 }
 
 static void *supervise(void *arg)
@@ -466,14 +477,6 @@ static void unexpect(struct hpd_proc *p, struct hpd_pending *w)
 	pthread_mutex_unlock(&p->set->lock);
 }
 
-static void deadline_in(struct timespec *ts, uint64_t ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	uint64_t ns = (uint64_t)ts->tv_nsec + ms * 1000000ull;
-	ts->tv_sec += (time_t)(ns / 1000000000ull);
-	ts->tv_nsec = (long)(ns % 1000000000ull);
-}
-
 /* A request answered by W_REPLY within REQUEST_MS: 0 and *w filled (free w->payload). */
 static int request(struct hpd_proc *p, uint8_t type, uint32_t a, struct hpd_pending *w)
 {
@@ -486,14 +489,7 @@ static int request(struct hpd_proc *p, uint8_t type, uint32_t a, struct hpd_pend
 		unexpect(p, w);
 		return -1;
 	}
-	struct timespec until;
-	deadline_in(&until, REQUEST_MS);
-	pthread_mutex_lock(&ps->lock);
-	int rc = 0;
-	while (!w->done && rc != ETIMEDOUT)
-		rc = pthread_cond_timedwait(&ps->cond, &ps->lock, &until);
-	bool done = w->done;
-	pthread_mutex_unlock(&ps->lock);
+	bool done = wait_for(ps, &w->done, REQUEST_MS);
 	if (!done)
 		unexpect(p, w);
 	return done && w->h.type == W_REPLY ? 0 : (free(w->payload), -1);
