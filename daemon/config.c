@@ -278,6 +278,14 @@ static int module_key(struct parse *p, const char *key, const char *v)
 		return set_uint(p, key, v, 0, 100000, &m->max_sessions);
 	if (!strcmp(key, "session_idle_ms"))
 		return set_u64(p, key, v, 100, 86400000, &m->session_idle_ms);
+	if (!strcmp(key, "workers"))
+		return set_uint(p, key, v, 1, HPD_MAX_PROCS, &m->procs);
+	if (!strcmp(key, "isolation")) {
+		if (strcmp(v, "thread") && strcmp(v, "process"))
+			return fail(p, "isolation = '%s': expected thread or process", v);
+		m->isolate = !strcmp(v, "process");
+		return 1;
+	}
 	if (!strcmp(key, "host_functions")) {
 		/* "client" is ours (the calling client answers); the rest are libhpvmm's built-ins */
 		char rest[256];
@@ -347,6 +355,7 @@ static int start_module(struct parse *p, const char *name)
 	m->pool_max = 8;
 	m->queue = 64;
 	m->session_idle_ms = 60000;
+	m->procs = 1;
 	c->nmodules++;
 	p->section = m;
 	return 1;
@@ -459,6 +468,11 @@ static int validate(struct hpd_config *c, char *err, size_t errlen)
 		if (m->pool_min > m->pool_max) {
 			snprintf(err, errlen, "%s: [module %s]: pool_min %u exceeds pool_max %u", m->where,
 				 m->name, m->pool_min, m->pool_max);
+			return -1;
+		}
+		if (m->isolate && m->procs > m->pool_max) {
+			snprintf(err, errlen, "%s: [module %s]: workers %u exceeds pool_max %u (a worker "
+				 "process holds at least one VM)", m->where, m->name, m->procs, m->pool_max);
 			return -1;
 		}
 	}
@@ -603,8 +617,8 @@ bool hpd_module_cfg_equal(const struct hpd_module_cfg *a, const struct hpd_modul
 	       vm_cfg_equal(&a->vm, &b->vm) && a->pool_min == b->pool_min &&
 	       a->pool_max == b->pool_max && a->queue == b->queue && a->n_uids == b->n_uids &&
 	       a->host_functions == b->host_functions && a->max_sessions == b->max_sessions &&
-	       a->session_idle_ms == b->session_idle_ms &&
-	       a->n_gids == b->n_gids &&
+	       a->session_idle_ms == b->session_idle_ms && a->isolate == b->isolate &&
+	       a->procs == b->procs && a->n_gids == b->n_gids &&
 	       !memcmp(a->allow_uids, b->allow_uids, a->n_uids * sizeof(uid_t)) &&
 	       !memcmp(a->allow_gids, b->allow_gids, a->n_gids * sizeof(gid_t));
 }

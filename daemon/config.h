@@ -13,6 +13,7 @@
 
 #define HPD_MAX_MODULES 256
 #define HPD_MAX_ALLOW 64
+#define HPD_MAX_PROCS 64 /* worker processes of one module */
 #define HPD_HOST_CLIENT 0x100u /* host_functions = client: other names go to the calling client */
 
 struct hpd_module_cfg {
@@ -27,6 +28,8 @@ struct hpd_module_cfg {
 	gid_t allow_gids[HPD_MAX_ALLOW];
 	unsigned n_uids, n_gids;     /* both 0: anyone who can open the socket may call */
 	unsigned host_functions;     /* HP_HOST_* built-ins the module may call, and HPD_HOST_CLIENT */
+	bool isolate;                /* isolation = process: its VMs live in worker processes */
+	unsigned procs;              /* workers = N: how many worker processes (isolate only) */
 	char *where;                 /* "FILE:LINE" of its section, for messages */
 };
 

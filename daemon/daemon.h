@@ -50,8 +50,11 @@ struct hpd_module {
 	const struct hpd_module_cfg *cfg; /* &own_cfg */
 	char *name;                /* own_cfg.name */
 	struct stat elf;           /* the ELF file as loaded: a reload reloads a changed file */
-	struct hp_module *mod;
+	struct hp_module *mod;     /* isolation = thread; NULL with worker processes */
 	struct hp_pool *pool;
+	struct hpd_procs *procs;   /* isolation = process (procs.c); NULL in thread mode */
+	struct hp_module_info info;
+	int restore;               /* the restore strategy in use (enum hp_restore_strategy) */
 	char **functions;          /* names the module registered, sorted, NULL-terminated */
 	unsigned nfunctions;
 	uint64_t input_size;
@@ -104,7 +107,10 @@ struct hpd_session {
 	uint32_t id;
 	struct hpd_job_list waiting; /* its calls behind the running one (under hpd.lock) */
 	struct hpd_module *module; /* holds a reference */
-	struct hp_vm *vm;
+	struct hp_vm *vm;          /* isolation = thread */
+	struct hpd_proc *proc;     /* isolation = process: the worker holding its VM, */
+	uint64_t gen;              /* ... while that process is the one started then, */
+	uint32_t wid;              /* ... under this id there */
 	bool busy;                 /* a call runs on it (under hpd.lock) */
 	bool closing;              /* closed while busy: the worker gives the VM back */
 	uint64_t last_used_ns;     /* its last call's arrival (or the opening), for the idle timeout */
@@ -118,6 +124,8 @@ struct hpd_job {
 	struct hpd_conn *conn;                /* holds a reference */
 	struct hpd_module *module;
 	struct hp_vm *vm;                     /* while running: for a cancel */
+	struct hpd_proc *proc;                /* ... or the worker process running it, */
+	uint32_t tag;                         /* ... under this tag (under hpd.lock) */
 	struct hpd_session *session;          /* a call in a session: its VM, no queue */
 	bool cancelled;
 	uint32_t msgid;
@@ -154,6 +162,46 @@ void hpd_jobs_cancel_running(struct hpd *hd);
  * waits for it; an answer nobody waits for any more is dropped. */
 void hpd_host_answer(struct hpd *hd, struct hpd_conn *c, uint32_t host_msgid, int status,
 		     const uint8_t *bytes, size_t len);
+
+/* A host call's answer as a message; the refusal of a host function the module may not call. */
+void hpd_host_reply_text(struct hp_host_reply *r, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void hpd_host_refuse(struct hp_host_reply *r, const char *module, const char *name, size_t len);
+/* host_functions = client: asks the job's client, waits until its answer or the deadline. */
+void hpd_job_ask_client(struct hpd_job *j, const char *name, size_t name_len, const uint8_t *args,
+			size_t args_len, struct hp_host_reply *r);
+
+/* --- worker processes (procs.c) ----------------------------------------------------------- */
+
+struct hpd_procs;
+struct hpd_proc;
+struct hpd_wire_ready;
+
+/* Starts module m's worker processes (isolation = process) and waits until each is ready;
+ * the first one's W_READY gives m its functions and sizes (hpd_module_set_info). */
+int hpd_procs_start(struct hpd_module *m, char *err, size_t errlen);
+/* When the module goes: every process is told to exit and reaped. */
+void hpd_procs_stop(struct hpd_procs *ps);
+/* Runs job j in a worker process (a front worker thread), like hp_vm_call_opts; the result's
+ * bytes are in *buf (free it after the response). */
+int hpd_proc_call(struct hpd *hd, struct hpd_job *j, uint64_t timeout_ms,
+		  struct hp_call_result *res, struct hp_error *err, uint8_t **buf);
+/* Interrupts job j running in a worker process (any thread). */
+void hpd_proc_cancel(struct hpd_job *j);
+int hpd_proc_session_open(struct hpd_module *m, struct hpd_session *s, struct hp_error *err);
+void hpd_proc_session_close(struct hpd_session *s);
+/* The pools of every live process, summed. */
+void hpd_procs_stats(struct hpd_module *m, struct hp_pool_stats *st, unsigned *alive,
+		     uint64_t *restarts);
+/* A module's pool numbers in either mode (alive/restarts: 0 in thread mode). */
+void hpd_module_pool_stats(struct hpd_module *m, struct hp_pool_stats *st, unsigned *alive,
+			   uint64_t *restarts);
+int hpd_module_set_info(struct hpd_module *m, const struct hpd_wire_ready *r, const char *names,
+			size_t len, char *err, size_t errlen);
+/* The worker process's lock-down once its pool is built (lockdown.c). */
+int hpd_worker_lockdown(unsigned vms, char *err, size_t errlen);
+/* The worker's seccomp filter alone (the lock-down's last step; test_lockdown). */
+int hpd_seccomp_install(char *err, size_t errlen);
 
 /* --- connections (conn.c) ----------------------------------------------------------------- */
 

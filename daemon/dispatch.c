@@ -127,11 +127,12 @@ static void method_ping(struct hpd_conn *c, uint32_t msgid)
 	send_result(c, msgid, &sb);
 }
 
-static void pack_pool(msgpack_packer *pk, const struct hpd_module *m)
+static void pack_pool(msgpack_packer *pk, struct hpd_module *m)
 {
-	struct hp_pool_stats st = { 0 };
-	struct hp_error err;
-	hp_pool_stats(m->pool, &st, &err);
+	struct hp_pool_stats st;
+	unsigned alive;
+	uint64_t restarts;
+	hpd_module_pool_stats(m, &st, &alive, &restarts);
 	msgpack_pack_map(pk, 4);
 	pack_u64(pk, "idle", st.idle);
 	pack_u64(pk, "busy", st.busy);
@@ -139,10 +140,9 @@ static void pack_pool(msgpack_packer *pk, const struct hpd_module *m)
 	pack_u64(pk, "max", m->cfg->pool_max);
 }
 
-static void pack_module_entry(msgpack_packer *pk, const struct hpd_module *m)
+static void pack_module_entry(msgpack_packer *pk, struct hpd_module *m)
 {
-	struct hp_module_info info;
-	hp_module_info(m->mod, &info);
+	const struct hp_module_info info = m->info;
 	msgpack_pack_map(pk, 7);
 	pack_cstr(pk, "name");
 	pack_cstr(pk, m->name);
@@ -186,9 +186,10 @@ static uint64_t rss_bytes(void)
 
 static void pack_module_stats(msgpack_packer *pk, struct hpd *hd, struct hpd_module *m)
 {
-	struct hp_pool_stats st = { 0 };
-	struct hp_error err;
-	hp_pool_stats(m->pool, &st, &err);
+	struct hp_pool_stats st;
+	unsigned alive;
+	uint64_t restarts;
+	hpd_module_pool_stats(m, &st, &alive, &restarts);
 	pthread_mutex_lock(&hd->lock);
 	unsigned waiting = m->waiting.n, sessions = m->sessions;
 	pthread_mutex_unlock(&hd->lock);
@@ -196,7 +197,7 @@ static void pack_module_stats(msgpack_packer *pk, struct hpd *hd, struct hpd_mod
 	unsigned codes = 0;
 	for (unsigned s = 1; s < HPD_STATUS_SLOTS; s++)
 		codes += m->by_status[s] != 0;
-	msgpack_pack_map(pk, 7);
+	msgpack_pack_map(pk, m->procs ? 8 : 7);
 	pack_u64(pk, "calls", m->calls);
 	pack_cstr(pk, "errors");
 	msgpack_pack_map(pk, codes);
@@ -225,6 +226,13 @@ static void pack_module_stats(msgpack_packer *pk, struct hpd *hd, struct hpd_mod
 	msgpack_pack_map(pk, 2);
 	pack_u64(pk, "snapshot_bytes", st.snapshot_bytes);
 	pack_u64(pk, "idle_private_bytes", st.idle_private_bytes);
+	if (!m->procs)
+		return;
+	pack_cstr(pk, "processes"); /* isolation = process */
+	msgpack_pack_map(pk, 3);
+	pack_u64(pk, "configured", m->cfg->procs);
+	pack_u64(pk, "alive", alive);
+	pack_u64(pk, "restarts", restarts);
 }
 
 static void method_stats(struct hpd_conn *c, uint32_t msgid)

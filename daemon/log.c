@@ -29,6 +29,11 @@ int hpd_log_level_parse(const char *name)
 	return -1;
 }
 
+int hpd_log_level(void)
+{
+	return max_level;
+}
+
 bool hpd_log_enabled(int level)
 {
 	return level <= max_level;

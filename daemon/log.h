@@ -21,5 +21,6 @@ int hpd_log_level_parse(const char *name); /* "err".."debug", -1 if unknown */
 
 void hpd_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 bool hpd_log_enabled(int level);
+int hpd_log_level(void); /* the level set up (a worker process is given it) */
 
 #endif

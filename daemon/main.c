@@ -16,6 +16,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "wire.h"
 
 #define DEFAULT_CONFIG "/etc/hyperpool/hyperpoold.conf"
 #define STATUS_EVERY_MS 5000
@@ -204,6 +205,8 @@ static int start(struct hpd *hd, char *err, size_t errlen)
 
 int main(int argc, char **argv)
 {
+	if (argc >= 2 && !strcmp(argv[1], "--worker")) /* spawned by ourselves: procs.c */
+		return hpd_worker_main();
 	struct options o = { 0 };
 	if (parse_args(argc, argv, &o))
 		return 64;

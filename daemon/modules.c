@@ -9,6 +9,7 @@
 #include "daemon.h"
 #include "hp_abi.h"
 #include "log.h"
+#include "wire.h"
 
 #define FDS_PER_VM 2      /* the VM and its vCPU (the memfd is closed once mapped) */
 #define FDS_SPARE 64      /* listeners, pagemap, stdio, libuv's own */
@@ -24,16 +25,24 @@ static void guest_log(void *ctx, int stream, const char *bytes, size_t len)
 		(int)(len > 900 ? 900 : len), bytes);
 }
 
+/* The file descriptors a module costs this process: 2 per VM of its pool, or with
+ * isolation = process one socket per worker process (the VMs' fds are the workers'). */
+static uint64_t module_fds(const struct hpd_module_cfg *m)
+{
+	return m->isolate ? m->procs : (uint64_t)m->pool_max * FDS_PER_VM;
+}
+
 /* The soft RLIMIT_NOFILE is raised to the hard one; a configuration whose pools and
- * connections cannot fit is refused before any VM exists. `extra` counts modules outside cfg
- * (kept ones during a reload are in cfg too). */
-static int check_fd_budget(struct hpd *hd, const struct hpd_config *cfg, uint64_t extra_vms,
+ * connections cannot fit is refused before any VM exists. `extra_fds` counts modules outside
+ * cfg (kept ones during a reload are in cfg too). */
+static int check_fd_budget(struct hpd *hd, const struct hpd_config *cfg, uint64_t extra_fds,
 			   char *err, size_t errlen)
 {
-	uint64_t vms = extra_vms;
+	uint64_t fds = extra_fds;
 	for (unsigned i = 0; i < cfg->nmodules; i++)
-		vms += cfg->modules[i].pool_max;
-	uint64_t need = FDS_SPARE + hd->cfg->max_connections + vms * FDS_PER_VM;
+		fds += module_fds(&cfg->modules[i]);
+	uint64_t vms = fds / FDS_PER_VM; /* at most: the VMs in this one process */
+	uint64_t need = FDS_SPARE + hd->cfg->max_connections + fds;
 	/* measured (docs/benchmarks.md): a clone's first call + restore takes 0.97 ms alone, 1.76 ms
 	 * with 1,000 VMs in the process and 49 ms with 10,000 (KVM's MMU notifiers) */
 	if (vms > SLOW_VMS)
@@ -47,7 +56,8 @@ static int check_fd_budget(struct hpd *hd, const struct hpd_config *cfg, uint64_
 	}
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && need > rl.rlim_cur) {
 		snprintf(err, errlen, "the configuration needs up to %llu file descriptors (%d per VM "
-			 "of every pool_max, plus max_connections %u and %d spare) but RLIMIT_NOFILE is "
+			 "of every pool_max in this process, 1 per worker process, plus max_connections %u and "
+			 "%d spare) but RLIMIT_NOFILE is "
 			 "%llu: lower pool_max or max_connections, or raise LimitNOFILE=",
 			 (unsigned long long)need, FDS_PER_VM, hd->cfg->max_connections, FDS_SPARE,
 			 (unsigned long long)rl.rlim_cur);
@@ -76,14 +86,53 @@ static int read_functions(struct hpd_module *m, struct hp_error *err)
 
 static void module_free(struct hpd_module *m)
 {
-	hp_pool_destroy(m->pool);
-	hp_module_close(m->mod);
+	hpd_procs_stop(m->procs);
+	if (m->pool)
+		hp_pool_destroy(m->pool);
+	if (m->mod)
+		hp_module_close(m->mod);
 	for (unsigned f = 0; m->functions && f < m->nfunctions; f++)
 		free(m->functions[f]);
 	free(m->functions);
 	pthread_mutex_destroy(&m->stats_lock);
 	hpd_module_cfg_clear(&m->own_cfg);
 	free(m);
+}
+
+int hpd_module_set_info(struct hpd_module *m, const struct hpd_wire_ready *r, const char *names,
+			size_t len, char *err, size_t errlen)
+{
+	m->info = r->info;
+	m->restore = r->restore;
+	if (r->nfunctions > 65536 || !(m->functions = calloc((size_t)r->nfunctions + 1, sizeof(char *)))) {
+		snprintf(err, errlen, "bad function list from the worker process");
+		return -1;
+	}
+	const char *p = names, *end = names + len;
+	for (uint32_t i = 0; i < r->nfunctions; i++) {
+		const char *nul = memchr(p, '\0', (size_t)(end - p));
+		if (!nul || nul == p || !(m->functions[i] = strdup(p))) {
+			snprintf(err, errlen, "bad function list from the worker process");
+			return -1;
+		}
+		m->nfunctions++;
+		p = nul + 1;
+	}
+	return 0;
+}
+
+void hpd_module_pool_stats(struct hpd_module *m, struct hp_pool_stats *st, unsigned *alive,
+			   uint64_t *restarts)
+{
+	struct hp_error err;
+	*alive = 0;
+	*restarts = 0;
+	if (m->procs) {
+		hpd_procs_stats(m, st, alive, restarts);
+		return;
+	}
+	memset(st, 0, sizeof(*st));
+	hp_pool_stats(m->pool, st, &err);
 }
 
 void hpd_module_ref(struct hpd_module *m)
@@ -121,20 +170,29 @@ static struct hpd_module *module_new(struct hpd *hd, const struct hpd_module_cfg
 		module_free(m);
 		return NULL;
 	}
-	if (hp_module_open(hd->kvm, cfg->path, &cfg->vm, &m->mod, &e) ||
-	    hp_pool_create(m->mod, cfg->pool_min, cfg->pool_max, guest_log, m, &m->pool, &e) ||
-	    read_functions(m, &e)) {
+	if (cfg->isolate) {
+		char why[768];
+		if (hpd_procs_start(m, why, sizeof(why))) {
+			snprintf(err, errlen, "%s: module %s (%s): %s", cfg->where, cfg->name, cfg->path, why);
+			module_free(m);
+			return NULL;
+		}
+	} else if (hp_module_open(hd->kvm, cfg->path, &cfg->vm, &m->mod, &e) ||
+		   hp_pool_create(m->mod, cfg->pool_min, cfg->pool_max, guest_log, m, &m->pool, &e) ||
+		   read_functions(m, &e)) {
 		snprintf(err, errlen, "%s: module %s (%s): %s: %s", cfg->where, cfg->name, cfg->path,
 			 hp_status_name(e.code), e.message);
 		module_free(m);
 		return NULL;
+	} else {
+		hp_module_info(m->mod, &m->info);
+		m->restore = hp_module_restore_strategy(m->mod);
 	}
-	struct hp_module_info info;
-	hp_module_info(m->mod, &info);
-	m->input_size = info.input_size;
-	hpd_log(HPD_LOG_INFO, "module %s: %u functions, %u VMs ready (max %u), restore %s, %.1f ms",
+	m->input_size = m->info.input_size;
+	hpd_log(HPD_LOG_INFO, "module %s: %u functions, %u VMs ready (max %u), restore %s, %s, %.1f ms",
 		m->name, m->nfunctions, cfg->pool_min, cfg->pool_max,
-		hp_restore_strategy_name(hp_module_restore_strategy(m->mod)),
+		hp_restore_strategy_name(m->restore),
+		cfg->isolate ? "in worker processes" : "in this process",
 		(double)(hpd_now_ns() - t0) / 1e6);
 	return m;
 }
@@ -204,10 +262,10 @@ int hpd_module_add(struct hpd *hd, const struct hpd_module_cfg *cfg, char *err, 
 		return -1;
 	}
 	struct hpd_config one = { .modules = (struct hpd_module_cfg *)cfg, .nmodules = 1 };
-	uint64_t vms = 0;
+	uint64_t fds = 0;
 	for (unsigned i = 0; i < hd->nmodules; i++)
-		vms += hd->modules[i]->cfg->pool_max;
-	if (check_fd_budget(hd, &one, vms, err, errlen))
+		fds += module_fds(hd->modules[i]->cfg);
+	if (check_fd_budget(hd, &one, fds, err, errlen))
 		return -1;
 	struct hpd_module *m = module_new(hd, cfg, err, errlen);
 	if (!m)

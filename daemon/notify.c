@@ -48,11 +48,11 @@ static unsigned ready_vms(struct hpd *hd, unsigned *busy)
 	*busy = 0;
 	for (unsigned i = 0; i < hd->nmodules; i++) {
 		struct hp_pool_stats st;
-		struct hp_error err;
-		if (hp_pool_stats(hd->modules[i]->pool, &st, &err) == 0) {
-			idle += st.idle;
-			*busy += st.busy;
-		}
+		unsigned alive;
+		uint64_t restarts;
+		hpd_module_pool_stats(hd->modules[i], &st, &alive, &restarts);
+		idle += st.idle;
+		*busy += st.busy;
 	}
 	return idle;
 }

@@ -183,10 +183,7 @@ static void finish(struct hpd *hd, struct hpd_job *j, int rc, const struct hp_ca
 	hpd_respond_call(j->conn, j->msgid, rc, res, err);
 }
 
-static void reply_text(struct hp_host_reply *r, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void reply_text(struct hp_host_reply *r, int status, const char *fmt, ...)
+void hpd_host_reply_text(struct hp_host_reply *r, int status, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -201,8 +198,8 @@ static void reply_text(struct hp_host_reply *r, int status, const char *fmt, ...
  * request [0, id, name, args] of its own, and waits (the vCPU is stopped meanwhile) until the
  * loop hands over the answer, the client hangs up, or the call's deadline passes; then the
  * guest resumes with the answer (and a call past its deadline ends with timeout). */
-static void ask_client(struct hpd_job *j, const char *name, size_t name_len, const uint8_t *args,
-		       size_t args_len, struct hp_host_reply *r)
+void hpd_job_ask_client(struct hpd_job *j, const char *name, size_t name_len, const uint8_t *args,
+			size_t args_len, struct hp_host_reply *r)
 {
 	struct hpd *hd = j->conn->hd;
 	pthread_mutex_lock(&hd->lock);
@@ -247,10 +244,10 @@ static void ask_client(struct hpd_job *j, const char *name, size_t name_len, con
 		r->bytes = j->host_bytes; /* freed at the next host call or with the job */
 		r->len = j->host_len;
 	} else if (cancelled) {
-		reply_text(r, HP_E_CANCELLED, "the client hung up during host function '%.*s'",
+		hpd_host_reply_text(r, HP_E_CANCELLED, "the client hung up during host function '%.*s'",
 			   (int)name_len, name);
 	} else {
-		reply_text(r, HP_E_TIMEOUT, "the client did not answer host function '%.*s' before "
+		hpd_host_reply_text(r, HP_E_TIMEOUT, "the client did not answer host function '%.*s' before "
 			   "the call's deadline", (int)name_len, name);
 	}
 }
@@ -265,12 +262,17 @@ static void job_host(void *ctx, struct hp_vm *vm, const char *name, size_t name_
 	if (hp_host_builtin(m->cfg->host_functions, vm, name, name_len, args, args_len, r))
 		return;
 	if (m->cfg->host_functions & HPD_HOST_CLIENT) {
-		ask_client(j, name, name_len, args, args_len, r);
+		hpd_job_ask_client(j, name, name_len, args, args_len, r);
 		return;
 	}
-	reply_text(r, HP_E_NO_SUCH_FUNCTION,
-		   "module %s may call no host function '%.*s' (hyperpoold.conf: host_functions)",
-		   m->name, (int)(name_len > 64 ? 64 : name_len), name);
+	hpd_host_refuse(r, m->name, name, name_len);
+}
+
+void hpd_host_refuse(struct hp_host_reply *r, const char *module, const char *name, size_t len)
+{
+	hpd_host_reply_text(r, HP_E_NO_SUCH_FUNCTION,
+			    "module %s may call no host function '%.*s' (hyperpoold.conf: host_functions)",
+			    module, (int)(len > 64 ? 64 : len), name);
 }
 
 void hpd_host_answer(struct hpd *hd, struct hpd_conn *c, uint32_t host_msgid, int status,
@@ -294,6 +296,15 @@ void hpd_host_answer(struct hpd *hd, struct hpd_conn *c, uint32_t host_msgid, in
 	}
 	pthread_mutex_unlock(&hd->lock);
 	free(copy);
+}
+
+/* A session's VM goes back to its pool: here, or in its worker process. */
+static void session_vm_put(struct hpd_session *s)
+{
+	if (s->module->procs)
+		hpd_proc_session_close(s);
+	else
+		hp_pool_put(s->module->pool, s->vm);
 }
 
 /* A session's call is done: its next waiting call gets the VM, or the session is free again.
@@ -340,7 +351,7 @@ static void finish_session(struct hpd *hd, struct hpd_job *j, int rc, struct hp_
 		finish(hd, j, rc, res, err);
 	free(copy);
 	if (give_back) {
-		hp_pool_put(s->module->pool, s->vm);
+		session_vm_put(s);
 		session_free(hd, s);
 	}
 }
@@ -363,6 +374,23 @@ static void refill_pool(struct hpd_module *m)
 			m->cfg->pool_min, err.message);
 }
 
+/* isolation = process: the call runs in one of the module's worker processes. */
+static void run_remote(struct hpd *hd, struct hpd_job *j, uint64_t now)
+{
+	struct hp_error err = { 0 };
+	struct hp_call_result res = { 0 };
+	uint8_t *buf;
+	uint64_t left_ms = (j->deadline_ns - now + 999999) / 1000000;
+	int rc = hpd_proc_call(hd, j, left_ms ? left_ms : 1, &res, &err, &buf);
+	if (rc && err.code == HP_E_TIMEOUT)
+		timeout_message(j, now, &err);
+	if (j->session)
+		finish_session(hd, j, rc, &res, &err, true);
+	else
+		finish(hd, j, rc, &res, &err);
+	free(buf);
+}
+
 static void run_job(struct hpd *hd, struct hpd_job *j)
 {
 	struct hpd_module *m = j->module;
@@ -376,6 +404,10 @@ static void run_job(struct hpd *hd, struct hpd_job *j)
 			finish_session(hd, j, -1, &res, &err, true);
 		else
 			finish(hd, j, -1, &res, &err);
+		return;
+	}
+	if (m->procs) {
+		run_remote(hd, j, now);
 		return;
 	}
 	struct hp_vm *vm;
@@ -521,7 +553,9 @@ int hpd_session_open(struct hpd_conn *c, struct hpd_module *m, uint32_t *id, str
 		return hp_fail(err, HP_E_LIMIT, "module '%s' has %u sessions open, its max_sessions",
 			       m->name, max);
 	struct hpd_session *s = calloc(1, sizeof(*s));
-	if (!s || hp_pool_get(m->pool, &s->vm, err)) {
+	if (s)
+		s->module = m;
+	if (!s || (m->procs ? hpd_proc_session_open(m, s, err) : hp_pool_get(m->pool, &s->vm, err))) {
 		if (!s)
 			hp_fail(err, HP_E_NO_MEMORY, "out of memory");
 		free(s);
@@ -579,7 +613,7 @@ void hpd_session_close(struct hpd_conn *c, struct hpd_session *s)
 	}
 	if (busy)
 		return;
-	hp_pool_put(s->module->pool, s->vm);
+	session_vm_put(s);
 	session_free(hd, s);
 }
 
@@ -603,6 +637,15 @@ void hpd_sessions_expire(struct hpd *hd)
 }
 
 /* --- cancel and drain (loop thread) ------------------------------------------------------- */
+
+/* Under hd->lock: stops a running job where it runs (a VM here, or a worker process). */
+static void job_interrupt(struct hpd_job *j)
+{
+	if (j->vm)
+		hp_vm_cancel(j->vm);
+	else if (j->proc)
+		hpd_proc_cancel(j);
+}
 
 /* Under hd->lock: takes a queued or waiting job off its list. */
 static void unqueue(struct hpd *hd, struct hpd_job *j)
@@ -632,7 +675,7 @@ static void orphaned_session(struct hpd *hd, struct hpd_job *j)
 	pthread_mutex_unlock(&hd->lock);
 	if (!orphan)
 		return;
-	hp_pool_put(s->module->pool, s->vm);
+	session_vm_put(s);
 	session_free(hd, s);
 }
 
@@ -644,8 +687,7 @@ void hpd_jobs_cancel_conn(struct hpd *hd, struct hpd_conn *conn)
 		next = j->conn_next;
 		if (j->state == JOB_RUNNING) {
 			j->cancelled = true;
-			if (j->vm)
-				hp_vm_cancel(j->vm);
+			job_interrupt(j);
 			pthread_cond_broadcast(&hd->host_answered); /* one may wait for this client */
 			continue;
 		}
@@ -697,7 +739,7 @@ void hpd_jobs_cancel_running(struct hpd *hd)
 	pthread_mutex_lock(&hd->lock);
 	for (struct hpd_conn *c = hd->conns; c; c = c->next)
 		for (struct hpd_job *j = c->jobs; j; j = j->conn_next)
-			if (j->state == JOB_RUNNING && j->vm)
-				hp_vm_cancel(j->vm);
+			if (j->state == JOB_RUNNING)
+				job_interrupt(j);
 	pthread_mutex_unlock(&hd->lock);
 }

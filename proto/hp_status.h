@@ -39,6 +39,7 @@ enum hp_status {
 	HP_E_TOO_LARGE = 52,         /* a frame or argument over the configured limit */
 	HP_E_PERMISSION_DENIED = 53, /* the caller's uid/gid may not do this */
 	HP_E_SHUTTING_DOWN = 54,     /* the daemon is stopping (or the module unloading) */
+	HP_E_WORKER_LOST = 55,       /* the module's worker process died during the call */
 };
 
 static inline const char *hp_status_name(int status)
@@ -69,6 +70,7 @@ static inline const char *hp_status_name(int status)
 	case HP_E_TOO_LARGE: return "too_large";
 	case HP_E_PERMISSION_DENIED: return "permission_denied";
 	case HP_E_SHUTTING_DOWN: return "shutting_down";
+	case HP_E_WORKER_LOST: return "worker_lost";
 	default: return "unknown";
 	}
 }

@@ -48,6 +48,18 @@ static void open_pagemap(struct hp_kvm *kvm)
 	munmap(p, 4096);
 }
 
+size_t hp_kvm_ioctls(unsigned long *out, size_t max)
+{
+	static const unsigned long generic[] = {
+		KVM_CHECK_EXTENSION, KVM_GET_API_VERSION, KVM_GET_VCPU_MMAP_SIZE, KVM_CREATE_VM,
+		KVM_SET_USER_MEMORY_REGION, KVM_CREATE_VCPU, KVM_RUN, KVM_GET_DIRTY_LOG, PAGEMAP_SCAN,
+	};
+	size_t n = 0;
+	for (; n < sizeof(generic) / sizeof(generic[0]) && n < max; n++)
+		out[n] = generic[n];
+	return n + hp_arch_ioctls(out + n, max - n);
+}
+
 int hp_kvm_open(struct hp_kvm **out, struct hp_error *err)
 {
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);

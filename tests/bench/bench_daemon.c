@@ -6,7 +6,9 @@
  * server: the same placement as a client and the daemon), and the in-process warm call +
  * restore of math.add through libhpvmm. Then, through a real daemon started here on a
  * temporary socket: one client calling add(1, 2) back to back (latency p50/p99), N client
- * processes at once, and one connection keeping 32 calls in flight (throughput). Prints one
+ * processes at once, and one connection keeping 32 calls in flight (throughput); each once on
+ * module math (isolation = thread: its VMs in the daemon) and once on module mprc, the same ELF
+ * in a worker process (isolation = process), in the same run: the worker hop's cost. Prints one
  * table and the goal ratios of the daemon issue; asserts nothing (benchmarks never do). */
 #define BENCH_NAME "bench_daemon"
 #include "bench_common.h"
@@ -22,6 +24,15 @@
 
 static char sock_path[108];
 static char dir_path[64];
+static const char *module = "math"; /* the module called: "math" or "mprc" (4 bytes) */
+
+/* bench_pack_add's request with the module name patched (both are 4-byte fixstrs). */
+static size_t pack_add(uint8_t *buf, uint32_t id)
+{
+	size_t n = bench_pack_add(buf, id);
+	memcpy(buf + 14, module, 4); /* after 0x94 0x00 0xce id(4) 0xa4 "call" 0x93 0xa4 */
+	return n;
+}
 
 /* --- floors ------------------------------------------------------------------------------- */
 
@@ -67,7 +78,9 @@ static pid_t start_daemon(const char *binary, const char *elf, unsigned pool)
 	if (!f)
 		die("writing the config");
 	fprintf(f, "[daemon]\nsocket = %s\nlog_level = warning\n\n[module math]\npath = %s\n"
-		   "pool_min = %u\npool_max = %u\nqueue = 4096\n", sock_path, elf, pool, pool);
+		   "pool_min = %u\npool_max = %u\nqueue = 4096\n\n[module mprc]\npath = %s\n"
+		   "pool_min = %u\npool_max = %u\nqueue = 4096\nisolation = process\nworkers = 1\n",
+		sock_path, elf, pool, pool, elf, pool, pool);
 	fclose(f);
 	return bench_start_daemon(binary, conf, sock_path);
 }
@@ -118,7 +131,7 @@ static void sequential(double *t, size_t n)
 	reader_init(&r, bench_connect(sock_path));
 	uint8_t req[64];
 	for (size_t i = 0; i < n + 100; i++) {
-		size_t len = bench_pack_add(req, (uint32_t)i);
+		size_t len = pack_add(req, (uint32_t)i);
 		double t0 = now_us();
 		if (write(r.fd, req, len) != (ssize_t)len)
 			die("write");
@@ -162,7 +175,7 @@ static double pipelined(size_t n)
 	double t0 = now_us();
 	while (got < n) {
 		while (sent < n && sent - got < PIPELINE) {
-			size_t len = bench_pack_add(req, (uint32_t)sent);
+			size_t len = pack_add(req, (uint32_t)sent);
 			if (write(r.fd, req, len) != (ssize_t)len)
 				die("write");
 			sent++;
@@ -202,10 +215,16 @@ int main(int argc, char **argv)
 	double *t = calloc(n, sizeof(double));
 	sequential(t, n);
 	struct stats one = summarize(t, n);
-	free(t);
 	double conc_rate;
 	struct stats many = concurrent(clients, n / 2, &conc_rate);
 	double pipe_rate = pipelined(n * 4);
+	module = "mprc";
+	sequential(t, n);
+	struct stats one_p = summarize(t, n);
+	free(t);
+	double conc_rate_p;
+	struct stats many_p = concurrent(clients, n / 2, &conc_rate_p);
+	double pipe_rate_p = pipelined(n * 4);
 	kill(daemon, SIGTERM);
 	int status;
 	waitpid(daemon, &status, 0);
@@ -219,6 +238,9 @@ int main(int argc, char **argv)
 	char what[80];
 	snprintf(what, sizeof(what), "hyperpoold: math.add(1, 2), %u clients at once", clients);
 	row(what, many);
+	row("process: math.add(1, 2), 1 client, back to back", one_p);
+	snprintf(what, sizeof(what), "process: math.add(1, 2), %u clients at once", clients);
+	row(what, many_p);
 	double ceiling = (double)cpus / (inproc.median / 1e6);
 	printf("\nthroughput: %u clients %.0f calls/s; 1 connection, %d in flight, %.0f calls/s; "
 	       "ceiling (%ld CPUs / in-process call) %.0f calls/s\n",
@@ -226,6 +248,11 @@ int main(int argc, char **argv)
 	bench_json_value("hyperpoold: pipelined throughput, 1 connection", "calls/s", pipe_rate);
 	bench_json_value("hyperpoold: throughput, clients at once", "calls/s", conc_rate);
 	bench_json_value("ceiling: online CPUs / in-process call", "calls/s", ceiling);
+	printf("isolation = process: %u clients %.0f calls/s; 1 connection, %d in flight, %.0f calls/s; "
+	       "worker hop at p50: +%.1f us (%.2fx of isolation = thread)\n", clients, conc_rate_p,
+	       PIPELINE, pipe_rate_p, one_p.median - one.median, one_p.median / one.median);
+	bench_json_value("isolation = process: pipelined throughput, 1 connection", "calls/s", pipe_rate_p);
+	bench_json_value("isolation = process: throughput, clients at once", "calls/s", conc_rate_p);
 	printf("goals: p50 / (socket + in-process) = %.2f (<= 1.5); p99 / p50 = %.2f (<= 3); "
 	       "pipelined / ceiling = %.2f (>= 0.7)\n",
 	       one.median / (sock.median + inproc.median), one.p99 / one.median, pipe_rate / ceiling);

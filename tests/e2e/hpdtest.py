@@ -48,6 +48,10 @@ def args():
     return sys.argv[1], sys.argv[2], (sys.argv[3] if len(sys.argv) > 3 else None)
 
 
+# HP_ISOLATION=process runs every module of a test in worker processes (meson runs the e2e
+# tests once per mode); a module's own `isolation` key wins.
+ISOLATION = os.environ.get("HP_ISOLATION", "")
+
 DEFAULT_MODULES = {
     "math": {"pool_min": 1, "pool_max": 2},
     "echo": {"pool_min": 1, "pool_max": 2},
@@ -71,6 +75,8 @@ class Daemon:
         for name, keys in (modules if modules is not None else DEFAULT_MODULES).items():
             lines += ["", f"[module {name}]", f"path = {os.path.join(examples, keys.get('elf', name + '.elf'))}"]
             lines += [f"{k} = {v}" for k, v in keys.items() if k != "elf"]
+            if ISOLATION and "isolation" not in keys:
+                lines.append(f"isolation = {ISOLATION}")
         with open(self.config, "w") as f:
             f.write("\n".join(lines) + "\n" + extra_conf)
         self.binary = binary

@@ -66,7 +66,7 @@ static void test_codes(void)
 		known++;
 		CHECK_MSG(hpc_status_from_name(n, strlen(n)) == code, "%s", n);
 	}
-	CHECK_EQ_U64(known, 25);
+	CHECK_EQ_U64(known, 26); /* worker_lost (55) included */
 	CHECK(hpc_status_from_name("guest_error", 11) == HP_E_GUEST_ERROR);
 	CHECK(hpc_status_from_name("guest_errorx", 11) == HP_E_GUEST_ERROR); /* len counts */
 	CHECK(hpc_status_from_name("guest_erro", 10) == HPC_E_UNKNOWN);

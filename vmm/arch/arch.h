@@ -4,7 +4,8 @@
  * ELF machine, the privileged core's image, KVM capabilities and CPUID-like setup, page tables
  * and CPU tables, the vCPU's state at start-up and at every call, and what an exit means. Each
  * backend fills the same files under the same names (docs/architecture.md):
- *   kvm_setup.c  hp_arch_elf_machine, hp_arch_core_image, hp_arch_kvm_init/fini, hp_arch_cpu_flags
+ *   kvm_setup.c  hp_arch_elf_machine, hp_arch_core_image, hp_arch_kvm_init/fini, hp_arch_cpu_flags,
+ *                hp_arch_ioctls
  *   paging.c     hp_arch_build_page_tables
  *   tables.c     the CPU's own tables in the core tables page (x86_64: GDT, TSS, IDT)
  *   vcpu.c       hp_arch_vm_setup/fini, hp_arch_after_init, hp_arch_capture, hp_arch_clone_setup,
@@ -50,6 +51,9 @@ int hp_arch_kvm_init(struct hp_kvm *kvm, struct hp_error *err);
 void hp_arch_kvm_fini(struct hp_kvm *kvm);
 /* The arch-defined cpu_flags of the call block: what the guest's entry code may use. */
 uint32_t hp_arch_cpu_flags(const struct hp_kvm *kvm);
+/* The arch's own ioctl requests (vCPU and VM setup, state at every call): up to max into out,
+ * returns how many (hp_kvm_ioctls). */
+size_t hp_arch_ioctls(unsigned long *out, size_t max);
 
 /* --- paging.c --------------------------------------------------------------------------- */
 

@@ -68,6 +68,9 @@ struct hp_restore_measurement {
 
 int hp_kvm_open(struct hp_kvm **out, struct hp_error *err);
 void hp_kvm_close(struct hp_kvm *kvm);
+/* Every ioctl request libhpvmm issues (on /dev/kvm, VM and vCPU fds, /proc/self/pagemap):
+ * up to max into out, returns how many. An embedder's seccomp filter allows exactly these. */
+size_t hp_kvm_ioctls(unsigned long *out, size_t max);
 
 /* Reads and validates the module ELF. cfg may be NULL for the defaults. */
 int hp_module_open(struct hp_kvm *kvm, const char *path, const struct hp_module_config *cfg,

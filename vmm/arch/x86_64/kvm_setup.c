@@ -29,6 +29,18 @@ static const struct kvm_cpuid_entry2 *cpuid_find(const struct kvm_cpuid2 *c, uin
 	return NULL;
 }
 
+size_t hp_arch_ioctls(unsigned long *out, size_t max)
+{
+	static const unsigned long ours[] = {
+		KVM_GET_SUPPORTED_CPUID, KVM_SET_CPUID2, KVM_GET_SREGS, KVM_SET_SREGS, KVM_SET_REGS,
+		KVM_GET_VCPU_EVENTS, KVM_SET_VCPU_EVENTS, KVM_GET_XSAVE, KVM_SET_XSAVE, KVM_SET_XCRS,
+	};
+	size_t n = 0;
+	for (; n < sizeof(ours) / sizeof(ours[0]) && n < max; n++)
+		out[n] = ours[n];
+	return n;
+}
+
 int hp_arch_kvm_init(struct hp_kvm *kvm, struct hp_error *err)
 {
 	/* Every call's registers go in through kvm_run (vcpu.c). */
