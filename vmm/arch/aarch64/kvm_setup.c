@@ -48,6 +48,19 @@ out:
 	return rc;
 }
 
+/* The arm64 ioctls this backend makes, for a worker's seccomp filter (hp_kvm_ioctls). */
+size_t hp_arch_ioctls(unsigned long *out, size_t max)
+{
+	static const unsigned long ours[] = {
+		KVM_ARM_PREFERRED_TARGET, KVM_ARM_VCPU_INIT, KVM_ENABLE_CAP, KVM_GET_ONE_REG,
+		KVM_SET_ONE_REG,
+	};
+	size_t n = 0;
+	for (; n < sizeof(ours) / sizeof(ours[0]) && n < max; n++)
+		out[n] = ours[n];
+	return n;
+}
+
 int hp_arch_kvm_init(struct hp_kvm *kvm, struct hp_error *err)
 {
 	struct a64_kvm *a = calloc(1, sizeof(*a));
