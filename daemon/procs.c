@@ -491,8 +491,14 @@ static int request(struct hpd_proc *p, uint8_t type, uint32_t a, struct hpd_pend
 	}
 	bool done = wait_for(ps, &w->done, REQUEST_MS);
 	if (!done)
-		unexpect(p, w);
-	return done && w->h.type == W_REPLY ? 0 : (free(w->payload), -1);
+		unexpect(p, w); /* from here on the reader thread no longer touches *w */
+	if (done && w->h.type == W_REPLY)
+		return 0;
+	/* A reply that landed between the timeout and unexpect is ours to free too. Callers
+	 * must not look at *w after a failure (scan-build found a caller that did). */
+	free(w->payload);
+	w->payload = NULL;
+	return -1;
 }
 
 void hpd_procs_stats(struct hpd_module *m, struct hp_pool_stats *st, unsigned *alive,
@@ -555,14 +561,15 @@ int hpd_proc_session_open(struct hpd_module *m, struct hpd_session *s, struct hp
 		return hp_fail(err, HP_E_WORKER_LOST, "module '%s' has no live worker process (restarting)",
 			       m->name);
 	struct hpd_pending w;
-	if (request(p, W_SESSION_OPEN, s->wid, &w) == 0 && w.h.c == 0) {
+	int rc = request(p, W_SESSION_OPEN, s->wid, &w);
+	if (rc == 0 && w.h.c == 0) {
 		free(w.payload);
 		return 0;
 	}
 	pthread_mutex_lock(&ps->lock);
 	p->load--;
 	pthread_mutex_unlock(&ps->lock);
-	if (w.done && w.h.type == W_REPLY) { /* the worker's own refusal: its code, its words */
+	if (rc == 0) { /* the worker's own refusal: its code, its words (NUL-terminated) */
 		hp_fail(err, (int)w.h.c, "%s", (char *)w.payload);
 		free(w.payload);
 		return -1;

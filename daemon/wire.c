@@ -15,7 +15,8 @@ int hpd_wire_send(int fd, const struct hpd_wire *h, const struct iovec *iov, int
 		return -1;
 	}
 	v[0] = (struct iovec){ (void *)h, sizeof(*h) };
-	memcpy(v + 1, iov, (size_t)iovcnt * sizeof(*iov));
+	if (iovcnt > 0) /* iov may be NULL with no parts: memcpy must not see NULL */
+		memcpy(v + 1, iov, (size_t)iovcnt * sizeof(*iov));
 	int n = iovcnt + 1, i = 0;
 	while (i < n) {
 		ssize_t w = writev(fd, v + i, n - i);
