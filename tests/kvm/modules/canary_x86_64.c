@@ -222,23 +222,6 @@ static int f_fsgs_sel(const hp_args *args, hp_out *out)
 	return msgpack_pack_uint64(pk, gs);
 }
 
-static int f_fsgs_wrbase(const hp_args *args, hp_out *out)
-{
-	uint64_t f, g, rf, rg;
-	if (hp_args_expect(args, out, "uu") < 0)
-		return -1;
-	hp_arg_u64(args, 0, &f);
-	hp_arg_u64(args, 1, &g);
-	__asm__ volatile("wrfsbase %0" : : "r"(f) : "memory");
-	__asm__ volatile("wrgsbase %0" : : "r"(g) : "memory");
-	__asm__ volatile("rdfsbase %0" : "=r"(rf));
-	__asm__ volatile("rdgsbase %0" : "=r"(rg));
-	msgpack_packer *pk = hp_out_packer(out);
-	msgpack_pack_array(pk, 2);
-	msgpack_pack_uint64(pk, rf);
-	return msgpack_pack_uint64(pk, rg);
-}
-
 static int f_fsgs_rdbase(const hp_args *args, hp_out *out)
 {
 	(void)args;
@@ -249,6 +232,19 @@ static int f_fsgs_rdbase(const hp_args *args, hp_out *out)
 	msgpack_pack_array(pk, 2);
 	msgpack_pack_uint64(pk, rf);
 	return msgpack_pack_uint64(pk, rg);
+}
+
+/* Writes both bases, then answers what reading them back gives. */
+static int f_fsgs_wrbase(const hp_args *args, hp_out *out)
+{
+	uint64_t f, g;
+	if (hp_args_expect(args, out, "uu") < 0)
+		return -1;
+	hp_arg_u64(args, 0, &f);
+	hp_arg_u64(args, 1, &g);
+	__asm__ volatile("wrfsbase %0" : : "r"(f) : "memory");
+	__asm__ volatile("wrgsbase %0" : : "r"(g) : "memory");
+	return f_fsgs_rdbase(args, out);
 }
 
 /* --- privileged instructions ------------------------------------------------------------ */
